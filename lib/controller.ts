@@ -1,0 +1,432 @@
+/**
+ * @module The runtime: one controller per process. Discovery (the two Describe calls) runs
+ * every `interval`; each instance is probed on its own loop every `probeInterval` (a probe
+ * that disagrees with the verdict is confirmed after half that); a health transition
+ * reconciles at once. A reconcile reads the view, decides with the pure core (election,
+ * allocation, planning) and applies the plan through `apply.ts`. Reconciles never overlap.
+ */
+import { applyPlan, type ApplyResult, EMPTY_PLAN, isEmptyPlan, type Plan } from "./apply.ts";
+import { allocate } from "./allocate.ts";
+import type { Clock } from "./clock.ts";
+import type { Ec2 } from "./ec2.ts";
+import { toEc2Error } from "./ec2.ts";
+import { electLeader } from "./election.ts";
+import {
+  allDecided,
+  candidates,
+  type HealthOptions,
+  type HealthState,
+  needsConfirmation,
+  nextSettleTime,
+  observe,
+  retain,
+} from "./health.ts";
+import type { Logger } from "./log.ts";
+import type { NatInstance, ProbeResult, RecoveryMode, RouteTable, Skipped } from "./model.ts";
+import { applyRouteChanges, planRoutes, planSourceDestChecks } from "./plan.ts";
+import type { Probe } from "./probe.ts";
+import { planRecovery } from "./recovery.ts";
+import { overlayRecentWrites, type RecentWrite, rememberWrites } from "./recent_writes.ts";
+
+/** What the controller needs from the configuration. */
+export interface ControllerSettings {
+  readonly vpcId: string;
+  readonly clusterId: string;
+  readonly ec2Election: boolean;
+  readonly intervalMs: number;
+  readonly probeIntervalMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  readonly failbackDelayMs: number;
+  readonly public: boolean;
+  readonly dryRun: boolean;
+  readonly recovery: RecoveryMode;
+  readonly recoveryAfterMs: number;
+}
+
+export interface ControllerDeps {
+  readonly ec2: Ec2;
+  readonly probe: Probe;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** This node's instance id (needed with election; `undefined` acts always). */
+  readonly self: string | undefined;
+}
+
+/** What one reconcile decided and did. */
+export interface CycleOutcome {
+  readonly acted: boolean;
+  readonly leader: string | undefined;
+  readonly plan: Plan;
+  readonly result: ApplyResult | undefined;
+  /** False when the cycle could not decide (no view yet, no verdicts) or a change failed. */
+  readonly ok: boolean;
+}
+
+type Trigger = "discovery" | "health" | "settle" | "once";
+
+export class Controller {
+  #instances: readonly NatInstance[] | undefined;
+  #routeTables: readonly RouteTable[] | undefined;
+  #health: HealthState = new Map();
+  #leader: string | undefined = undefined;
+  #leaderLogged = false;
+  #recentWrites: ReadonlyMap<string, RecentWrite> = new Map();
+  #recoveries = new Map<string, number>();
+  #sourceDestChecks = new Map<string, number>();
+  #warned = new Set<string>();
+  #probeLoops = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  #reconciling: Promise<CycleOutcome> | undefined;
+  #again: Trigger | undefined;
+  #settleTimer: ReturnType<typeof setTimeout> | undefined;
+  #stop = new AbortController();
+  #firstCycleLogged = false;
+  /** Health transitions reconcile at once in the daemon; `--once` reconciles after all verdicts. */
+  #reconcileOnTransition = false;
+
+  constructor(readonly settings: ControllerSettings, readonly deps: ControllerDeps) {}
+
+  get #healthOptions(): HealthOptions {
+    const { fall, rise, failbackDelayMs } = this.settings;
+    return { fall, rise, failbackDelayMs };
+  }
+
+  /** Reads instances and route tables; false (logged) when EC2 could not be read. */
+  async discover(): Promise<boolean> {
+    const { ec2, log, clock } = this.deps;
+    const query = { vpcId: this.settings.vpcId, clusterId: this.settings.clusterId };
+    try {
+      const [instances, routeTables] = await Promise.all([
+        ec2.describeInstances(query),
+        ec2.describeRouteTables(query),
+      ]);
+      this.#warnSkipped([...instances.skipped, ...routeTables.skipped]);
+      this.#instances = [...instances.items].sort((a, b) =>
+        a.instanceId.localeCompare(b.instanceId)
+      );
+      const now = clock.now();
+      const overlaid = overlayRecentWrites(
+        routeTables.items,
+        this.#recentWrites,
+        now,
+        2 * this.settings.intervalMs,
+      );
+      this.#recentWrites = overlaid.recentWrites;
+      this.#routeTables = overlaid.routeTables;
+      this.#health = retain(this.#health, this.#instances.map((i) => i.instanceId));
+      log.debug("discovery.done", {
+        instances: this.#instances.length,
+        route_tables: this.#routeTables.length,
+        skipped: instances.skipped.length + routeTables.skipped.length,
+        calls: instances.calls + routeTables.calls,
+      });
+      return true;
+    } catch (error) {
+      const e = toEc2Error("Describe", error);
+      log.error("discovery.failed", { action: e.action, code: e.code, error: e.detail });
+      return false;
+    }
+  }
+
+  /** Logs each skipped resource once (again only after it was fine in between). */
+  #warnSkipped(skipped: readonly Skipped[]): void {
+    const current = new Set(skipped.map((s) => `${s.resourceId}\u0000${s.reason}`));
+    for (const s of skipped) {
+      const key = `${s.resourceId}\u0000${s.reason}`;
+      if (!this.#warned.has(key)) {
+        this.deps.log.warn("resource.skipped", { resource_id: s.resourceId, reason: s.reason });
+      }
+    }
+    this.#warned = current;
+  }
+
+  #address(instance: NatInstance): string | undefined {
+    return this.settings.public ? instance.publicIp : instance.privateIp;
+  }
+
+  /** Records one probe result; logs and reconciles on a health transition. */
+  #record(result: ProbeResult): void {
+    const { log, clock } = this.deps;
+    const { state, transitions } = observe(
+      this.#health,
+      [result],
+      clock.now(),
+      this.#healthOptions,
+    );
+    this.#health = state;
+    for (const t of transitions) {
+      const fields = {
+        instance_id: t.instanceId,
+        healthy: t.healthy,
+        previous: t.previous === undefined ? "unknown" : t.previous,
+        error: t.error,
+      };
+      if (t.healthy || t.previous === undefined) log.info("health.changed", fields);
+      else log.warn("health.changed", fields);
+    }
+    if (transitions.length > 0 && this.#reconcileOnTransition) void this.reconcile("health");
+  }
+
+  /** Probes every known instance once, concurrently. */
+  async probeRound(only?: (instanceId: string) => boolean): Promise<void> {
+    const instances = (this.#instances ?? []).filter((i) => !only || only(i.instanceId));
+    await Promise.all(instances.map(async (instance) => {
+      this.#record(
+        await this.deps.probe({
+          instanceId: instance.instanceId,
+          address: this.#address(instance),
+        }),
+      );
+    }));
+  }
+
+  /** Starts a probe loop for each new instance and stops those of vanished ones. */
+  #syncProbeLoops(): void {
+    const known = new Set((this.#instances ?? []).map((i) => i.instanceId));
+    for (const [id, loop] of this.#probeLoops) {
+      if (!known.has(id)) {
+        loop.stop.abort();
+        this.#probeLoops.delete(id);
+      }
+    }
+    for (const id of known) {
+      if (this.#probeLoops.has(id) || this.#stop.signal.aborted) continue;
+      const stop = new AbortController();
+      this.#probeLoops.set(id, { stop, done: this.#probeLoop(id, stop.signal) });
+    }
+  }
+
+  async #probeLoop(instanceId: string, signal: AbortSignal): Promise<void> {
+    const { clock, probe } = this.deps;
+    while (!signal.aborted) {
+      const instance = this.#instances?.find((i) => i.instanceId === instanceId);
+      if (!instance) return;
+      const started = clock.now();
+      const result = await probe({ instanceId, address: this.#address(instance) });
+      if (signal.aborted) return;
+      this.#record(result);
+      const period = needsConfirmation(this.#health, instanceId)
+        ? this.settings.probeIntervalMs / 2
+        : this.settings.probeIntervalMs;
+      await clock.sleep(started + period - clock.now(), signal);
+    }
+  }
+
+  /** Requests a reconcile; concurrent requests coalesce into one more run. */
+  reconcile(trigger: Trigger): Promise<CycleOutcome> {
+    if (this.#reconciling) {
+      this.#again = this.#again === "discovery" ? "discovery" : trigger;
+      return this.#reconciling;
+    }
+    this.#reconciling = (async () => {
+      let outcome = await this.#reconcileNow(trigger);
+      while (this.#again && !this.#stop.signal.aborted) {
+        const next = this.#again;
+        this.#again = undefined;
+        outcome = await this.#reconcileNow(next);
+      }
+      this.#reconciling = undefined;
+      return outcome;
+    })();
+    return this.#reconciling;
+  }
+
+  #logLeader(leader: string | undefined): void {
+    if (this.#leaderLogged && leader === this.#leader) return;
+    this.#leader = leader;
+    this.#leaderLogged = true;
+    const self = this.deps.self;
+    this.deps.log.info("leader.changed", {
+      leader,
+      self: self,
+      role: !this.settings.ec2Election ? "acting" : leader === self ? "leader" : "follower",
+    });
+  }
+
+  async #reconcileNow(trigger: Trigger): Promise<CycleOutcome> {
+    const { log, clock, self } = this.deps;
+    const started = clock.now();
+    const idle = (ok: boolean): CycleOutcome => ({
+      acted: false,
+      leader: this.#leader,
+      plan: EMPTY_PLAN,
+      result: undefined,
+      ok,
+    });
+    const instances = this.#instances;
+    const routeTables = this.#routeTables;
+    if (!instances || !routeTables) return idle(false);
+    if (!allDecided(this.#health, instances.map((i) => i.instanceId))) return idle(false);
+
+    const now = clock.now();
+    const offered = candidates(this.#health, instances, now, this.#healthOptions);
+    const healthyIds = new Set(offered.map((c) => c.instanceId));
+    const healthy = instances.filter((i) => healthyIds.has(i.instanceId));
+    const leader = electLeader(healthy);
+    this.#logLeader(leader);
+    if (this.settings.ec2Election && (self === undefined || leader !== self)) {
+      return { ...idle(true), leader };
+    }
+    if (offered.length === 0) {
+      if (trigger !== "health") {
+        log.error("allocation.no_healthy_nat", {
+          route_tables: routeTables.length,
+          instances: instances.length,
+          fix: "routes left as they are until a NAT instance passes its health check",
+        });
+      }
+      return { ...idle(trigger !== "once"), leader };
+    }
+
+    const allocations = allocate(routeTables, offered, { instances });
+    const routes = planRoutes(routeTables, allocations, instances);
+    this.#warnSkipped(routes.skipped);
+    const plan: Plan = {
+      routes: routes.changes,
+      sourceDestChecks: this.#dueSourceDestChecks(instances, now),
+      recoveries: this.settings.recovery === "off" ? [] : planRecovery({
+        health: this.#health,
+        instances,
+        self,
+        mode: this.settings.recovery,
+        afterMs: this.settings.recoveryAfterMs,
+        now,
+        lastActions: this.#recoveries,
+      }),
+    };
+    const result = isEmptyPlan(plan) ? undefined : await applyPlan(plan, {
+      ec2: this.deps.ec2,
+      log,
+      dryRun: this.settings.dryRun,
+      stop: this.#stop.signal,
+    });
+    if (result && !this.settings.dryRun) {
+      this.#routeTables = applyRouteChanges(this.#routeTables ?? routeTables, result.routes);
+      this.#recentWrites = rememberWrites(this.#recentWrites, result.routes, clock.now());
+      for (const change of result.recoveries) this.#recoveries.set(change.instanceId, now);
+    }
+    this.#scheduleSettle();
+    const ok = (result?.failures.length ?? 0) === 0;
+    log.debug("cycle.done", {
+      trigger,
+      leader,
+      route_tables: routeTables.length,
+      healthy: healthy.length,
+      changes: result ? result.routes.length : 0,
+      failures: result ? result.failures.length : 0,
+      duration_ms: clock.now() - started,
+    });
+    if (!this.#firstCycleLogged) {
+      this.#firstCycleLogged = true;
+      log.info("router.ready", {
+        leader,
+        instances: instances.length,
+        route_tables: routeTables.length,
+      });
+    }
+    return { acted: true, leader, plan, result, ok };
+  }
+
+  /** SourceDestCheck changes not already issued within two intervals (EC2 is eventually consistent). */
+  #dueSourceDestChecks(instances: readonly NatInstance[], now: number) {
+    const due = planSourceDestChecks(instances).filter((change) => {
+      const key = `${change.instanceId}/${change.networkInterfaceId ?? ""}`;
+      const last = this.#sourceDestChecks.get(key);
+      if (last !== undefined && now - last < 2 * this.settings.intervalMs) return false;
+      this.#sourceDestChecks.set(key, now);
+      return true;
+    });
+    return due;
+  }
+
+  /** Reconciles again when the first recovering instance leaves its failback hold-down. */
+  #scheduleSettle(): void {
+    if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
+    const at = nextSettleTime(this.#health, this.deps.clock.now(), this.#healthOptions);
+    if (at === undefined || this.#stop.signal.aborted) return;
+    this.#settleTimer = setTimeout(() => {
+      this.#settleTimer = undefined;
+      void this.reconcile("settle");
+    }, Math.max(0, at - this.deps.clock.now()) + 1);
+  }
+
+  /**
+   * One complete cycle with no history (`--once`): discover, probe each instance up to
+   * fall/rise times `probeInterval` apart until every one has a verdict, then reconcile.
+   */
+  async runOnce(): Promise<CycleOutcome> {
+    if (!await this.discover()) return { ...EMPTY_OUTCOME };
+    const ids = (this.#instances ?? []).map((i) => i.instanceId);
+    const rounds = Math.max(this.settings.fall, this.settings.rise);
+    for (let round = 0; round < rounds && !allDecided(this.#health, ids); round++) {
+      if (round > 0) await this.deps.clock.sleep(this.settings.probeIntervalMs, this.#stop.signal);
+      await this.probeRound((id) => !allDecided(this.#health, [id]));
+    }
+    const outcome = await this.reconcile("once");
+    this.#clearTimers();
+    return outcome;
+  }
+
+  /** Runs until `signal` aborts; then lets the write in flight finish and returns. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.deps;
+    const onAbort = () => this.#stop.abort();
+    this.#reconcileOnTransition = true;
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      let backoff = Math.min(1000, this.settings.intervalMs);
+      while (!signal.aborted) {
+        const started = clock.now();
+        const ok = await this.discover();
+        if (signal.aborted) break;
+        if (ok) {
+          this.#syncProbeLoops();
+          await this.reconcile("discovery");
+          backoff = Math.min(1000, this.settings.intervalMs);
+          await clock.sleep(started + this.settings.intervalMs - clock.now(), signal);
+        } else {
+          await clock.sleep(backoff, signal); // retry sooner while EC2 is unreachable
+          backoff = Math.min(backoff * 2, this.settings.intervalMs);
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.#stop.abort();
+      const loops = [...this.#probeLoops.values()];
+      for (const loop of loops) loop.stop.abort();
+      this.#probeLoops.clear();
+      await Promise.all(loops.map((loop) => loop.done));
+      this.#clearTimers();
+      await this.#reconciling;
+    }
+  }
+
+  #clearTimers(): void {
+    if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
+  }
+
+  /** The current view, for `status` and tests. */
+  view(): {
+    instances: readonly NatInstance[];
+    routeTables: readonly RouteTable[];
+    health: HealthState;
+    leader: string | undefined;
+  } {
+    return {
+      instances: this.#instances ?? [],
+      routeTables: this.#routeTables ?? [],
+      health: this.#health,
+      leader: this.#leader,
+    };
+  }
+}
+
+const EMPTY_OUTCOME: CycleOutcome = {
+  acted: false,
+  leader: undefined,
+  plan: EMPTY_PLAN,
+  result: undefined,
+  ok: false,
+};
