@@ -1,7 +1,15 @@
 /** @module Tests for route table allocation: worked examples, then invariants on generated fleets. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { allocate, type AllocateOptions, interfaceOwners, routeInstanceId } from "./allocate.ts";
+import {
+  allocate,
+  type AllocateOptions,
+  holdDown,
+  interfaceOwners,
+  noteChanges,
+  recentlyChanged,
+  routeInstanceId,
+} from "./allocate.ts";
 import { compareIds } from "./election.ts";
 import type {
   Allocation,
@@ -631,4 +639,66 @@ Deno.test("allocate() properties", async (t) => {
 const exactly = (items: readonly unknown[]) => ({
   minLength: items.length,
   maxLength: items.length,
+});
+
+Deno.test("hold-down against ping-pong", async (t) => {
+  const tableOn = (id: string, instanceId: string | undefined): RouteTable => ({
+    routeTableId: id,
+    zone: "a",
+    defaultRoute: instanceId === undefined ? undefined : {
+      instanceId,
+      networkInterfaceId: undefined,
+      natGatewayId: undefined,
+      gatewayId: undefined,
+      otherTarget: undefined,
+      state: "active",
+    },
+  });
+
+  await t.step(
+    "noteChanges() notes a changed target, keeps old notes, ignores the first view",
+    () => {
+      const first = noteChanges(new Map(), undefined, [tableOn("rtb-1", "i-a")], 100);
+      assert.equal(first.size, 0);
+      const second = noteChanges(first, [tableOn("rtb-1", "i-a"), tableOn("rtb-2", "i-a")], [
+        tableOn("rtb-1", "i-b"),
+        tableOn("rtb-2", "i-a"),
+      ], 200);
+      assert.deepEqual([...second], [["rtb-1", 200]]);
+      const third = noteChanges(second, [tableOn("rtb-1", "i-b")], [tableOn("rtb-1", "i-b")], 300);
+      assert.deepEqual([...third], [["rtb-1", 200]], "an unchanged route keeps its note");
+      assert.equal(
+        noteChanges(third, [tableOn("rtb-1", "i-b")], [], 400).size,
+        0,
+        "gone tables drop",
+      );
+    },
+  );
+
+  await t.step("recentlyChanged() keeps only changes inside the window", () => {
+    const notes = new Map([["rtb-1", 1000], ["rtb-2", 5000]]);
+    assert.deepEqual([...recentlyChanged(notes, 6000, 2000)], ["rtb-2"]);
+  });
+
+  await t.step(
+    "holdDown() keeps a held table on its healthy NAT instead of a zone or balance move",
+    () => {
+      const tables = [
+        tableOn("rtb-1", "i-b"),
+        tableOn("rtb-2", "i-b"),
+        tableOn("rtb-3", undefined),
+      ];
+      const allocations = [
+        { routeTableId: "rtb-1", instanceId: "i-a", reason: "zone_preference" as const },
+        { routeTableId: "rtb-2", instanceId: "i-a", reason: "nat_unhealthy" as const },
+        { routeTableId: "rtb-3", instanceId: "i-a", reason: "no_route" as const },
+      ];
+      assert.deepEqual(holdDown(allocations, tables, new Set(["rtb-1", "rtb-2", "rtb-3"])), [
+        { routeTableId: "rtb-1", instanceId: "i-b", reason: undefined },
+        allocations[1],
+        allocations[2],
+      ]);
+      assert.deepEqual(holdDown(allocations, tables, new Set()), allocations);
+    },
+  );
 });

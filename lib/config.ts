@@ -435,7 +435,7 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     "recovery-after",
     "How long a NAT instance stays unhealthy before --recovery acts",
     5 * MINUTE,
-    [MINUTE, DAY],
+    [5_000, DAY],
   ),
   fallbackNatGateway: {
     flag: "fallback-nat-gateway",

@@ -6,7 +6,7 @@
  * allocation, planning) and applies the plan through `apply.ts`. Reconciles never overlap.
  */
 import { applyPlan, type ApplyResult, EMPTY_PLAN, isEmptyPlan, type Plan } from "./apply.ts";
-import { allocate } from "./allocate.ts";
+import { allocate, holdDown, noteChanges, recentlyChanged } from "./allocate.ts";
 import type { Clock } from "./clock.ts";
 import type { Ec2 } from "./ec2.ts";
 import { toEc2Error } from "./ec2.ts";
@@ -22,7 +22,17 @@ import {
   retain,
 } from "./health.ts";
 import type { Logger } from "./log.ts";
-import type { NatInstance, ProbeResult, RecoveryMode, RouteTable, Skipped } from "./model.ts";
+import type {
+  Allocation,
+  Candidate,
+  NatInstance,
+  ProbeResult,
+  RecoveryMode,
+  RouteChange,
+  RouteTable,
+  Skipped,
+  SourceDestCheckChange,
+} from "./model.ts";
 import { applyRouteChanges, planRoutes, planSourceDestChecks } from "./plan.ts";
 import type { Probe } from "./probe.ts";
 import { planRecovery } from "./recovery.ts";
@@ -51,6 +61,32 @@ export interface ControllerDeps {
   readonly clock: Clock;
   /** This node's instance id (needed with election; `undefined` acts always). */
   readonly self: string | undefined;
+  /** Optional hooks for metrics. */
+  readonly observer?: ControllerObserver;
+}
+
+/** Hooks the runtime calls as things happen (metrics); all optional. */
+export interface ControllerObserver {
+  probed?(result: ProbeResult): void;
+  healthChanged?(instanceId: string, healthy: boolean): void;
+  leaderChanged?(leader: string | undefined): void;
+  routeChanged?(change: RouteChange): void;
+  cycle?(info: { readonly durationMs: number; readonly ok: boolean; readonly at: number }): void;
+}
+
+/** What a reconcile decided, before acting. */
+export interface Decision {
+  readonly now: number;
+  readonly instances: readonly NatInstance[];
+  readonly routeTables: readonly RouteTable[];
+  readonly health: HealthState;
+  readonly candidates: readonly Candidate[];
+  readonly leader: string | undefined;
+  /** Whether this node acts on it (always without election; only the leader with it). */
+  readonly acting: boolean;
+  readonly allocations: readonly Allocation[];
+  readonly plan: Plan;
+  readonly skipped: readonly Skipped[];
 }
 
 /** What one reconcile decided and did. */
@@ -73,6 +109,8 @@ export class Controller {
   #leaderLogged = false;
   #recentWrites: ReadonlyMap<string, RecentWrite> = new Map();
   #recoveries = new Map<string, number>();
+  /** When each route table's default route was last seen to change (by anyone). */
+  #changedAt = new Map<string, number>();
   #sourceDestChecks = new Map<string, number>();
   #warned = new Set<string>();
   #probeLoops = new Map<string, { stop: AbortController; done: Promise<void> }>();
@@ -112,6 +150,7 @@ export class Controller {
         2 * this.settings.intervalMs,
       );
       this.#recentWrites = overlaid.recentWrites;
+      this.#changedAt = noteChanges(this.#changedAt, this.#routeTables, overlaid.routeTables, now);
       this.#routeTables = overlaid.routeTables;
       this.#health = retain(this.#health, this.#instances.map((i) => i.instanceId));
       log.debug("discovery.done", {
@@ -154,7 +193,9 @@ export class Controller {
       this.#healthOptions,
     );
     this.#health = state;
+    this.deps.observer?.probed?.(result);
     for (const t of transitions) {
+      this.deps.observer?.healthChanged?.(t.instanceId, t.healthy);
       const fields = {
         instance_id: t.instanceId,
         healthy: t.healthy,
@@ -235,6 +276,7 @@ export class Controller {
     if (this.#leaderLogged && leader === this.#leader) return;
     this.#leader = leader;
     this.#leaderLogged = true;
+    this.deps.observer?.leaderChanged?.(leader);
     const self = this.deps.self;
     this.deps.log.info("leader.changed", {
       leader,
@@ -243,47 +285,26 @@ export class Controller {
     });
   }
 
-  async #reconcileNow(trigger: Trigger): Promise<CycleOutcome> {
-    const { log, clock, self } = this.deps;
-    const started = clock.now();
-    const idle = (ok: boolean): CycleOutcome => ({
-      acted: false,
-      leader: this.#leader,
-      plan: EMPTY_PLAN,
-      result: undefined,
-      ok,
-    });
+  /**
+   * Everything a reconcile decides from the current view, without side effects (also what
+   * `status` prints). `undefined` until there is a view and every instance has a verdict.
+   */
+  decide(now: number = this.deps.clock.now()): Decision | undefined {
     const instances = this.#instances;
     const routeTables = this.#routeTables;
-    if (!instances || !routeTables) return idle(false);
-    if (!allDecided(this.#health, instances.map((i) => i.instanceId))) return idle(false);
-
-    const now = clock.now();
+    if (!instances || !routeTables) return undefined;
+    if (!allDecided(this.#health, instances.map((i) => i.instanceId))) return undefined;
+    const { self } = this.deps;
     const offered = candidates(this.#health, instances, now, this.#healthOptions);
     const healthyIds = new Set(offered.map((c) => c.instanceId));
-    const healthy = instances.filter((i) => healthyIds.has(i.instanceId));
-    const leader = electLeader(healthy);
-    this.#logLeader(leader);
-    if (this.settings.ec2Election && (self === undefined || leader !== self)) {
-      return { ...idle(true), leader };
-    }
-    if (offered.length === 0) {
-      if (trigger !== "health") {
-        log.error("allocation.no_healthy_nat", {
-          route_tables: routeTables.length,
-          instances: instances.length,
-          fix: "routes left as they are until a NAT instance passes its health check",
-        });
-      }
-      return { ...idle(trigger !== "once"), leader };
-    }
-
-    const allocations = allocate(routeTables, offered, { instances });
+    const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
+    const acting = !this.settings.ec2Election || (self !== undefined && leader === self);
+    const held = recentlyChanged(this.#changedAt, now, this.settings.failbackDelayMs);
+    const allocations = holdDown(allocate(routeTables, offered, { instances }), routeTables, held);
     const routes = planRoutes(routeTables, allocations, instances);
-    this.#warnSkipped(routes.skipped);
     const plan: Plan = {
       routes: routes.changes,
-      sourceDestChecks: this.#dueSourceDestChecks(instances, now),
+      sourceDestChecks: planSourceDestChecks(instances),
       recoveries: this.settings.recovery === "off" ? [] : planRecovery({
         health: this.#health,
         instances,
@@ -294,28 +315,78 @@ export class Controller {
         lastActions: this.#recoveries,
       }),
     };
+    return {
+      now,
+      instances,
+      routeTables,
+      health: this.#health,
+      candidates: offered,
+      leader,
+      acting,
+      allocations,
+      plan,
+      skipped: routes.skipped,
+    };
+  }
+
+  async #reconcileNow(trigger: Trigger): Promise<CycleOutcome> {
+    const { log, clock } = this.deps;
+    const started = clock.now();
+    const decision = this.decide(started);
+    const idle = (ok: boolean): CycleOutcome => ({
+      acted: false,
+      leader: this.#leader,
+      plan: EMPTY_PLAN,
+      result: undefined,
+      ok,
+    });
+    if (!decision) return idle(false);
+    const { instances, routeTables, leader, now } = decision;
+    this.#logLeader(leader);
+    if (!decision.acting) return idle(true);
+    if (decision.candidates.length === 0) {
+      if (trigger !== "health") {
+        log.error("allocation.no_healthy_nat", {
+          route_tables: routeTables.length,
+          instances: instances.length,
+          fix: "routes left as they are until a NAT instance passes its health check",
+        });
+      }
+      return idle(trigger !== "once");
+    }
+    this.#warnSkipped(decision.skipped);
+    const plan: Plan = {
+      ...decision.plan,
+      sourceDestChecks: this.#notRecentlyIssued(decision.plan.sourceDestChecks, now),
+    };
     const result = isEmptyPlan(plan) ? undefined : await applyPlan(plan, {
       ec2: this.deps.ec2,
       log,
       dryRun: this.settings.dryRun,
       stop: this.#stop.signal,
+      ...(this.deps.observer?.routeChanged
+        ? { onRouteChanged: this.deps.observer.routeChanged }
+        : {}),
     });
     if (result && !this.settings.dryRun) {
       this.#routeTables = applyRouteChanges(this.#routeTables ?? routeTables, result.routes);
       this.#recentWrites = rememberWrites(this.#recentWrites, result.routes, clock.now());
+      for (const change of result.routes) this.#changedAt.set(change.routeTableId, now);
       for (const change of result.recoveries) this.#recoveries.set(change.instanceId, now);
     }
     this.#scheduleSettle();
     const ok = (result?.failures.length ?? 0) === 0;
+    const durationMs = clock.now() - started;
     log.debug("cycle.done", {
       trigger,
       leader,
       route_tables: routeTables.length,
-      healthy: healthy.length,
+      healthy: decision.candidates.length,
       changes: result ? result.routes.length : 0,
       failures: result ? result.failures.length : 0,
-      duration_ms: clock.now() - started,
+      duration_ms: durationMs,
     });
+    this.deps.observer?.cycle?.({ durationMs, ok, at: clock.now() });
     if (!this.#firstCycleLogged) {
       this.#firstCycleLogged = true;
       log.info("router.ready", {
@@ -327,16 +398,18 @@ export class Controller {
     return { acted: true, leader, plan, result, ok };
   }
 
-  /** SourceDestCheck changes not already issued within two intervals (EC2 is eventually consistent). */
-  #dueSourceDestChecks(instances: readonly NatInstance[], now: number) {
-    const due = planSourceDestChecks(instances).filter((change) => {
+  /** Source/dest check changes not issued within two intervals (EC2 is eventually consistent). */
+  #notRecentlyIssued(
+    changes: readonly SourceDestCheckChange[],
+    now: number,
+  ): SourceDestCheckChange[] {
+    return changes.filter((change) => {
       const key = `${change.instanceId}/${change.networkInterfaceId ?? ""}`;
       const last = this.#sourceDestChecks.get(key);
       if (last !== undefined && now - last < 2 * this.settings.intervalMs) return false;
       this.#sourceDestChecks.set(key, now);
       return true;
     });
-    return due;
   }
 
   /** Reconciles again when the first recovering instance leaves its failback hold-down. */

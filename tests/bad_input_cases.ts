@@ -159,8 +159,8 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     mentions: "--probe-interval",
   },
   {
-    name: "a --recovery-after under a minute",
-    args: [...VPC, "--recovery", "reboot", "--recovery-after", "30s"],
+    name: "a --recovery-after under five seconds",
+    args: [...VPC, "--recovery", "reboot", "--recovery-after", "2s"],
     env: {},
     mentions: "--recovery-after",
   },
