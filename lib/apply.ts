@@ -64,30 +64,58 @@ async function each<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+const RETRIES = 2;
+const RETRY_DELAY_MS = 250;
+
+/** Runs `call`, retrying transient EC2 errors with backoff unless `stop` has aborted. */
+async function withRetries<T>(
+  action: string,
+  stop: AbortSignal | undefined,
+  call: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const e = toEc2Error(action, error);
+      if (!e.transient || attempt >= RETRIES || stop?.aborted) throw e;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * 2 ** attempt));
+    }
+  }
+}
+
+/** What a route write did: the call that succeeded, and the error code of a lost race. */
+interface Written {
+  readonly action: "create" | "replace";
+  /** Set when the planned call failed because another writer changed the route first. */
+  readonly raced?: string;
+}
+
 /** Writes one route, settling the race with another writer by the other call. */
-async function writeRoute(ec2: Ec2, change: RouteChange): Promise<"create" | "replace"> {
+async function writeRoute(ec2: Ec2, change: RouteChange): Promise<Written> {
   const write = {
     routeTableId: change.routeTableId,
     destinationCidrBlock: change.destinationCidrBlock,
     networkInterfaceId: change.networkInterfaceId,
+    ...(change.natGatewayId !== undefined ? { natGatewayId: change.natGatewayId } : {}),
   };
   if (change.action === "replace") {
     try {
       await ec2.replaceRoute(write);
-      return "replace";
+      return { action: "replace" };
     } catch (error) {
       if (!isMissingRouteError(error)) throw error;
       await ec2.createRoute(write); // deleted since we looked
-      return "create";
+      return { action: "create", raced: (error as Ec2Error).code };
     }
   }
   try {
     await ec2.createRoute(write);
-    return "create";
+    return { action: "create" };
   } catch (error) {
     if (!(error instanceof Ec2Error && error.code === ROUTE_ALREADY_EXISTS)) throw error;
     await ec2.replaceRoute(write); // created by someone else since we looked
-    return "replace";
+    return { action: "replace", raced: error.code };
   }
 }
 
@@ -149,10 +177,17 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
 
   await each(plan.routes, limit, stop, async (change) => {
     try {
-      const action = await writeRoute(ec2, change);
+      const { action, raced } = await withRetries(
+        "WriteRoute",
+        stop,
+        () => writeRoute(ec2, change),
+      );
       routes.push(change);
       options.onRouteChanged?.(change);
-      log.info(action === "create" ? "route.created" : "route.replaced", routeFields(change));
+      log.info(action === "create" ? "route.created" : "route.replaced", {
+        ...routeFields(change),
+        ...(raced === undefined ? {} : { raced }),
+      });
     } catch (error) {
       const e = toEc2Error(change.action === "create" ? "CreateRoute" : "ReplaceRoute", error);
       failures.push({ change, error: e });

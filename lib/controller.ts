@@ -5,9 +5,11 @@
  * reconciles at once. A reconcile reads the view, decides with the pure core (election,
  * allocation, planning) and applies the plan through `apply.ts`. Reconciles never overlap.
  */
+import { applyFallback } from "./fallback.ts";
 import { applyPlan, type ApplyResult, EMPTY_PLAN, isEmptyPlan, type Plan } from "./apply.ts";
 import { allocate, holdDown, noteChanges, recentlyChanged } from "./allocate.ts";
 import type { Clock } from "./clock.ts";
+import type { FallbackNatGateway } from "./config.ts";
 import type { Ec2 } from "./ec2.ts";
 import { toEc2Error } from "./ec2.ts";
 import { electLeader } from "./election.ts";
@@ -52,6 +54,7 @@ export interface ControllerSettings {
   readonly dryRun: boolean;
   readonly recovery: RecoveryMode;
   readonly recoveryAfterMs: number;
+  readonly fallbackNatGateway: FallbackNatGateway | undefined;
 }
 
 export interface ControllerDeps {
@@ -109,6 +112,10 @@ export class Controller {
   #leaderLogged = false;
   #recentWrites: ReadonlyMap<string, RecentWrite> = new Map();
   #recoveries = new Map<string, number>();
+  /** When `run()` started; `undefined` for `--once` and `status`. */
+  #startedAt: number | undefined;
+  /** Whether the last reconcile found this node acting (to notice becoming leader). */
+  #wasActing = false;
   /** When each route table's default route was last seen to change (by anyone). */
   #changedAt = new Map<string, number>();
   #sourceDestChecks = new Map<string, number>();
@@ -298,12 +305,27 @@ export class Controller {
     const offered = candidates(this.#health, instances, now, this.#healthOptions);
     const healthyIds = new Set(offered.map((c) => c.instanceId));
     const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
-    const acting = !this.settings.ec2Election || (self !== undefined && leader === self);
-    const held = recentlyChanged(this.#changedAt, now, this.settings.failbackDelayMs);
-    const allocations = holdDown(allocate(routeTables, offered, { instances }), routeTables, held);
+    // With no healthy NAT there is no leader; every router then applies the fallback (all
+    // decide the same target, so their writes agree).
+    const acting = !this.settings.ec2Election || (self !== undefined && leader === self) ||
+      (leader === undefined && this.settings.fallbackNatGateway !== undefined);
+    // Just started (daemon only): no history yet, so only moves that restore service, for
+    // one failback delay, like a NAT that has just come back.
+    const starting = this.#startedAt !== undefined &&
+      now - this.#startedAt < this.settings.failbackDelayMs;
+    const held = starting
+      ? new Set(routeTables.map((t) => t.routeTableId))
+      : recentlyChanged(this.#changedAt, now, this.settings.failbackDelayMs);
+    const fallback = applyFallback(
+      routeTables,
+      holdDown(allocate(routeTables, offered, { instances }), routeTables, held),
+      offered.some((c) => !c.recovering),
+      this.settings.fallbackNatGateway,
+    );
+    const allocations = fallback.allocations;
     const routes = planRoutes(routeTables, allocations, instances);
     const plan: Plan = {
-      routes: routes.changes,
+      routes: [...routes.changes, ...fallback.gatewayChanges],
       sourceDestChecks: planSourceDestChecks(instances),
       recoveries: this.settings.recovery === "off" ? [] : planRecovery({
         health: this.#health,
@@ -341,18 +363,31 @@ export class Controller {
       ok,
     });
     if (!decision) return idle(false);
+    const becameLeader = decision.acting && !this.#wasActing && this.settings.ec2Election &&
+      trigger !== "discovery" && trigger !== "once";
+    this.#wasActing = decision.acting;
+    if (becameLeader) {
+      // Our view of the routes may be an interval old: the previous leader wrote since.
+      if (await this.discover()) return await this.#reconcileNow("discovery");
+    }
     const { instances, routeTables, leader, now } = decision;
     this.#logLeader(leader);
-    if (!decision.acting) return idle(true);
+    if (!decision.acting) {
+      this.deps.observer?.cycle?.({ durationMs: clock.now() - started, ok: true, at: clock.now() });
+      return idle(true);
+    }
     if (decision.candidates.length === 0) {
+      const fallback = this.settings.fallbackNatGateway !== undefined;
       if (trigger !== "health") {
         log.error("allocation.no_healthy_nat", {
           route_tables: routeTables.length,
           instances: instances.length,
-          fix: "routes left as they are until a NAT instance passes its health check",
+          fix: fallback
+            ? "route tables go to the fallback NAT gateway until a NAT instance is healthy"
+            : "routes left as they are until a NAT instance passes its health check",
         });
       }
-      return idle(trigger !== "once");
+      if (decision.plan.routes.length === 0) return idle(trigger !== "once" || fallback);
     }
     this.#warnSkipped(decision.skipped);
     const plan: Plan = {
@@ -430,15 +465,31 @@ export class Controller {
    */
   async runOnce(): Promise<CycleOutcome> {
     if (!await this.discover()) return { ...EMPTY_OUTCOME };
+    await this.#probeUntilDecided();
+    const outcome = await this.reconcile("once");
+    this.#clearTimers();
+    return outcome;
+  }
+
+  /**
+   * What a cycle would see and decide now, without acting (`status`): discover, probe as
+   * `runOnce` does, decide. `undefined` when EC2 could not be read (logged) or an instance
+   * still has no verdict.
+   */
+  async preview(): Promise<Decision | undefined> {
+    if (!await this.discover()) return undefined;
+    await this.#probeUntilDecided();
+    return this.decide();
+  }
+
+  /** Probes the instances without a verdict, up to fall/rise rounds `probeInterval` apart. */
+  async #probeUntilDecided(): Promise<void> {
     const ids = (this.#instances ?? []).map((i) => i.instanceId);
     const rounds = Math.max(this.settings.fall, this.settings.rise);
     for (let round = 0; round < rounds && !allDecided(this.#health, ids); round++) {
       if (round > 0) await this.deps.clock.sleep(this.settings.probeIntervalMs, this.#stop.signal);
       await this.probeRound((id) => !allDecided(this.#health, [id]));
     }
-    const outcome = await this.reconcile("once");
-    this.#clearTimers();
-    return outcome;
   }
 
   /** Runs until `signal` aborts; then lets the write in flight finish and returns. */
@@ -446,6 +497,7 @@ export class Controller {
     const { clock } = this.deps;
     const onAbort = () => this.#stop.abort();
     this.#reconcileOnTransition = true;
+    this.#startedAt = clock.now();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       let backoff = Math.min(1000, this.settings.intervalMs);

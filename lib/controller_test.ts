@@ -19,6 +19,7 @@ const SETTINGS: ControllerSettings = {
   dryRun: false,
   recovery: "off",
   recoveryAfterMs: 60_000,
+  fallbackNatGateway: undefined,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
@@ -228,4 +229,23 @@ Deno.test("Controller.runOnce()", async (t) => {
     await c.runOnce();
     assert.deepEqual(fake.writes, ["DisableSourceDestCheck i-00000001"]);
   });
+});
+
+Deno.test("a route write that fails transiently is retried; a client error is not", async () => {
+  const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a")]);
+  fake.failures.set(
+    "CreateRoute rtb-00000001",
+    new Ec2Error("CreateRoute", "TypeError", "connection reset", undefined),
+  );
+  fake.failures.set(
+    "CreateRoute rtb-00000002",
+    new Ec2Error("CreateRoute", "InvalidRouteTableID.NotFound", "gone", 400),
+  );
+  const { c, log } = controller(fake);
+  assert.equal((await c.runOnce()).ok, false, "the client error fails the cycle");
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"]);
+  assert.match(
+    log.lines.join("\n"),
+    /route\.failed route_table_id=rtb-00000002 .*code=InvalidRouteTableID\.NotFound/,
+  );
 });

@@ -9,6 +9,11 @@ import type { AwsCredentials, CredentialProvider, Metadata } from "./metadata.ts
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** No link of the chain gave credentials; logged as the failed call's code. */
+export class CredentialsError extends Error {
+  override readonly name = "CredentialsError";
+}
+
 /** Builds the chain; `describe()` tells which link answered last (for logs, never secrets). */
 export function createCredentialChain(
   env: Env,
@@ -33,7 +38,7 @@ export function createCredentialChain(
         failures.push(`${name}: ${error instanceof Error ? error.message.split("\n")[0] : error}`);
       }
     }
-    throw new Error(`Cannot find AWS credentials (${failures.join("; ")})`);
+    throw new CredentialsError(`Cannot find AWS credentials (${failures.join("; ")})`);
   };
   return Object.assign(provider, { source: () => source });
 }

@@ -48,10 +48,12 @@ export interface ClusterQuery {
   readonly clusterId: string;
 }
 
+/** One default route write: to an instance's interface, or to a NAT gateway. */
 export interface RouteWrite {
   readonly routeTableId: string;
   readonly destinationCidrBlock: string;
-  readonly networkInterfaceId: string;
+  readonly networkInterfaceId: string | undefined;
+  readonly natGatewayId?: string;
 }
 
 /** The port the runtime depends on. */
@@ -79,6 +81,15 @@ export class Ec2Error extends Error {
   get throttled(): boolean {
     return this.code === "RequestLimitExceeded" || this.code === "Throttling" ||
       this.code === "ThrottlingException";
+  }
+  /**
+   * Worth retrying: throttling, 5xx, or no answer at all. Under Deno the SDK does not retry
+   * network errors itself (fetch errors carry no code it recognises).
+   */
+  get transient(): boolean {
+    return this.throttled || (this.httpStatus !== undefined && this.httpStatus >= 500) ||
+      (this.httpStatus === undefined &&
+        ["NetworkError", "TypeError", "TimeoutError", "AbortError"].includes(this.code));
   }
 }
 
@@ -323,17 +334,30 @@ function routeInput(write: RouteWrite) {
   return {
     RouteTableId: write.routeTableId,
     DestinationCidrBlock: write.destinationCidrBlock,
-    NetworkInterfaceId: write.networkInterfaceId,
+    ...(write.natGatewayId !== undefined
+      ? { NatGatewayId: write.natGatewayId }
+      : { NetworkInterfaceId: write.networkInterfaceId }),
   };
 }
 
 /** Maps whatever the SDK threw to an `Ec2Error`; never includes credentials. */
 export function toEc2Error(action: string, error: unknown): Ec2Error {
   if (error instanceof Ec2Error) return error;
-  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = error as {
+    name?: string;
+    message?: string;
+    cause?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = e?.$metadata?.httpStatusCode;
-  const name = typeof e?.name === "string" && e.name !== "Error" ? e.name : "NetworkError";
-  const detail = (typeof e?.message === "string" ? e.message : String(error)).split("\n")[0] ??
-    "";
-  return new Ec2Error(action, name, detail.slice(0, 300), status);
+  // fetch fails with a bare TypeError ("fetch failed"); the reason is in its cause.
+  const network = e instanceof TypeError || typeof e?.name !== "string" || e.name === "Error";
+  const name = network ? "NetworkError" : e.name as string;
+  const firstLine = (value: unknown) =>
+    (value instanceof Error ? value.message : String(value)).split("\n")[0] ?? "";
+  // Drop the URL fetch repeats ("error sending request for url (...): "): keep the reason.
+  const cause = e?.cause === undefined
+    ? ""
+    : `: ${firstLine(e.cause).replace(/^error sending request for url \([^)]*\): /, "")}`;
+  return new Ec2Error(action, name, `${firstLine(error)}${cause}`.slice(0, 400), status);
 }

@@ -64,6 +64,17 @@ export function metadataOptionsFromEnv(
   };
 }
 
+/** An error's first line, and its cause's (fetch fails with "fetch failed" and the reason). */
+function describe(error: unknown): string {
+  const firstLine = (value: unknown) =>
+    (value instanceof Error ? value.message : String(value)).split("\n")[0] ?? "";
+  // Drop the URL fetch repeats ("error sending request for url (...): "): keep the reason.
+  const cause = error instanceof Error && error.cause !== undefined
+    ? `: ${firstLine(error.cause).replace(/^error sending request for url \([^)]*\): /, "")}`
+    : "";
+  return `${firstLine(error)}${cause}`;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function createMetadata(options: MetadataOptions): Metadata {
@@ -111,9 +122,7 @@ export function createMetadata(options: MetadataOptions): Metadata {
       } catch (error) {
         cause = error instanceof Error && error.name === "TimeoutError"
           ? `no answer within ${options.timeoutMs}ms`
-          : error instanceof Error
-          ? error.message.split("\n")[0] ?? error.name
-          : String(error);
+          : describe(error);
         if (attempt < options.attempts) await sleep(options.retryDelayMs * attempt);
       }
     }

@@ -88,10 +88,12 @@ export interface RouteChange {
   readonly destinationCidrBlock: string;
   /** Current target id (instance, gateway, ...) or `undefined` when there is no route. */
   readonly from: string | undefined;
-  /** The instance the route will point at. */
+  /** The instance the route will point at, or the fallback NAT gateway. */
   readonly to: string;
-  /** Its primary network interface: the route's actual target. */
-  readonly networkInterfaceId: string;
+  /** The instance's primary network interface: the route's actual target. */
+  readonly networkInterfaceId: string | undefined;
+  /** Set instead of `networkInterfaceId` when the route goes to the fallback NAT gateway. */
+  readonly natGatewayId?: string;
   readonly reason: MoveReason;
 }
 

@@ -146,9 +146,9 @@ export function applyRouteChanges(
 
 function routeTo(change: RouteChange): DefaultRoute {
   return {
-    instanceId: change.to,
+    instanceId: change.natGatewayId === undefined ? change.to : undefined,
     networkInterfaceId: change.networkInterfaceId,
-    natGatewayId: undefined,
+    natGatewayId: change.natGatewayId,
     gatewayId: undefined,
     otherTarget: undefined,
     state: "active",

@@ -7,7 +7,8 @@ import type { RouteChange, RouteTable } from "./model.ts";
 
 export interface RecentWrite {
   readonly instanceId: string;
-  readonly networkInterfaceId: string;
+  readonly networkInterfaceId: string | undefined;
+  readonly natGatewayId: string | undefined;
   readonly at: number;
 }
 
@@ -22,6 +23,7 @@ export function rememberWrites(
     next.set(change.routeTableId, {
       instanceId: change.to,
       networkInterfaceId: change.networkInterfaceId,
+      natGatewayId: change.natGatewayId,
       at: now,
     });
   }
@@ -45,16 +47,18 @@ export function overlayRecentWrites(
     if (!write || now - write.at > windowMs) return table;
     const route = table.defaultRoute;
     const shows = route !== undefined && route.state !== "blackhole" &&
-      (route.networkInterfaceId === write.networkInterfaceId ||
-        route.instanceId === write.instanceId);
+      (write.natGatewayId !== undefined
+        ? route.natGatewayId === write.natGatewayId
+        : route.networkInterfaceId === write.networkInterfaceId ||
+          route.instanceId === write.instanceId);
     if (shows) return table;
     kept.set(table.routeTableId, write);
     return {
       ...table,
       defaultRoute: {
-        instanceId: write.instanceId,
+        instanceId: write.natGatewayId === undefined ? write.instanceId : undefined,
         networkInterfaceId: write.networkInterfaceId,
-        natGatewayId: undefined,
+        natGatewayId: write.natGatewayId,
         gatewayId: undefined,
         otherTarget: undefined,
         state: "active",

@@ -24,12 +24,20 @@ export function simEnv(
   };
 }
 
-/** The `deno run` arguments for the program under its audited set plus `net`. */
-export function runArgs(net: string | undefined, args: readonly string[]): string[] {
+/**
+ * The `deno run` arguments for the program under its audited set plus `net`, and any extra
+ * permission flags (e.g. `--allow-read=<temp file>`; a flag replaces the set's own list).
+ */
+export function runArgs(
+  net: string | undefined,
+  args: readonly string[],
+  flags: readonly string[] = [],
+): string[] {
   return [
     "run",
     "-P",
     ...(net ? [`--allow-net=${net}`] : []),
+    ...flags,
     "--no-prompt",
     "--quiet",
     MAIN,
@@ -69,13 +77,15 @@ export function startRouter(options: {
   readonly env: Record<string, string>;
   /** Extra net permission; the simulator's loopback range by default. */
   readonly net?: string | undefined;
+  /** Extra `deno run` permission flags, e.g. `--allow-read=<temp file>`. */
+  readonly flags?: readonly string[];
   /** Echo lines to the test output (debugging). */
   readonly echo?: boolean;
 }): RouterProcess {
   const name = options.name ?? "router";
   const net = "net" in options ? options.net : "127.0.0.0/8";
   const child = new Deno.Command(Deno.execPath(), {
-    args: runArgs(net, options.args),
+    args: runArgs(net, options.args, options.flags),
     env: options.env,
     clearEnv: true,
     cwd: ROOT.pathname,
