@@ -1,5 +1,6 @@
 /** @module Tests for route table allocation: worked examples, then invariants on generated fleets. */
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import fc from "fast-check";
 import {
   allocate,
@@ -22,18 +23,6 @@ import type {
 import { applyRouteChanges, planRoutes } from "./plan.ts";
 
 // ---- builders ------------------------------------------------------------------------------
-
-function route(fields: Partial<DefaultRoute>): DefaultRoute {
-  return {
-    instanceId: undefined,
-    networkInterfaceId: undefined,
-    natGatewayId: undefined,
-    gatewayId: undefined,
-    otherTarget: undefined,
-    state: "active",
-    ...fields,
-  };
-}
 
 const via = (instanceId: string, state = "active") => route({ instanceId, state });
 

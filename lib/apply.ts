@@ -67,7 +67,17 @@ async function each<T>(
 const RETRIES = 2;
 const RETRY_DELAY_MS = 250;
 
-/** Runs `call`, retrying transient EC2 errors with backoff unless `stop` has aborted. */
+/**
+ * Whether to retry here: only errors with no answer at all (a reset or dropped connection),
+ * which the SDK does not retry under Deno. Throttling, 5xx and timeouts the SDK has already
+ * retried (3 attempts); retrying them again multiplies the attempts (9 per write, each up to
+ * the request timeout) while EC2 throttles or hangs, and holds up the reconcile meanwhile.
+ */
+function retryHere(e: Ec2Error): boolean {
+  return e.transient && !e.throttled && e.httpStatus === undefined && e.code !== "TimeoutError";
+}
+
+/** Runs `call`, retrying connection failures with backoff unless `stop` has aborted. */
 async function withRetries<T>(
   action: string,
   stop: AbortSignal | undefined,
@@ -78,7 +88,7 @@ async function withRetries<T>(
       return await call();
     } catch (error) {
       const e = toEc2Error(action, error);
-      if (!e.transient || attempt >= RETRIES || stop?.aborted) throw e;
+      if (!retryHere(e) || attempt >= RETRIES || stop?.aborted) throw e;
       await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * 2 ** attempt));
     }
   }

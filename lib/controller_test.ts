@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import { realClock } from "./clock.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
 import { type Ec2, Ec2Error, type RouteWrite } from "./ec2.ts";
@@ -42,14 +43,10 @@ function table(n: number, zone: string | undefined, target?: number): RouteTable
   return {
     routeTableId: `rtb-0000000${n}`,
     zone,
-    defaultRoute: target === undefined ? undefined : {
+    defaultRoute: target === undefined ? undefined : route({
       instanceId: `i-0000000${target}`,
       networkInterfaceId: `eni-0000000${target}`,
-      natGatewayId: undefined,
-      gatewayId: undefined,
-      otherTarget: undefined,
-      state: "active",
-    },
+    }),
   };
 }
 

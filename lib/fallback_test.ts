@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import { applyFallback, fallbackFor } from "./fallback.ts";
 import type { Allocation, RouteTable } from "./model.ts";
 
@@ -12,14 +13,9 @@ function table(
   return {
     routeTableId: id,
     zone,
-    defaultRoute: target === undefined ? undefined : {
-      instanceId: target.instanceId,
-      networkInterfaceId: undefined,
-      natGatewayId: target.natGatewayId,
-      gatewayId: undefined,
-      otherTarget: undefined,
-      state: target.state ?? "active",
-    },
+    defaultRoute: target === undefined
+      ? undefined
+      : route({ ...target, state: target.state ?? "active" }),
   };
 }
 

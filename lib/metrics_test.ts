@@ -1,5 +1,6 @@
 /** @module Tests for the metrics registry, the text exposition format and the router's metrics. */
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import type { HealthState, InstanceHealth } from "./health.ts";
 import {
   createRouterMetrics,
@@ -9,7 +10,7 @@ import {
   type MetricsView,
   Registry,
 } from "./metrics.ts";
-import type { DefaultRoute, NatInstance, RouteTable } from "./model.ts";
+import type { NatInstance, RouteTable } from "./model.ts";
 
 Deno.test("text format escaping", async (t) => {
   const cases: [string, (text: string) => string, string, string][] = [
@@ -119,18 +120,6 @@ function health(healthy: boolean | undefined): InstanceHealth {
     wasUnhealthy: false,
     lastError: healthy === false ? "refused" : undefined,
     lastLatencyMs: 1,
-  };
-}
-
-function route(fields: Partial<DefaultRoute>): DefaultRoute {
-  return {
-    instanceId: undefined,
-    networkInterfaceId: undefined,
-    natGatewayId: undefined,
-    gatewayId: undefined,
-    otherTarget: undefined,
-    state: "active",
-    ...fields,
   };
 }
 

@@ -1,5 +1,6 @@
 /** @module Tests for route and source/destination-check planning, and predicted route tables. */
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import { allocate } from "./allocate.ts";
 import type {
   Allocation,
@@ -13,18 +14,6 @@ import type {
   SourceDestCheckChange,
 } from "./model.ts";
 import { applyRouteChanges, planRoutes, planSourceDestChecks } from "./plan.ts";
-
-function route(fields: Partial<DefaultRoute>): DefaultRoute {
-  return {
-    instanceId: undefined,
-    networkInterfaceId: undefined,
-    natGatewayId: undefined,
-    gatewayId: undefined,
-    otherTarget: undefined,
-    state: "active",
-    ...fields,
-  };
-}
 
 function table(
   routeTableId: string,

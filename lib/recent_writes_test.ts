@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import type { RouteChange, RouteTable } from "./model.ts";
 import { overlayRecentWrites, rememberWrites } from "./recent_writes.ts";
 
 const table = (id: string, instanceId?: string): RouteTable => ({
   routeTableId: id,
   zone: "us-east-1a",
-  defaultRoute: instanceId === undefined ? undefined : {
-    instanceId,
-    networkInterfaceId: `eni-${instanceId.slice(2)}`,
-    natGatewayId: undefined,
-    gatewayId: undefined,
-    otherTarget: undefined,
-    state: "active",
-  },
+  defaultRoute: instanceId === undefined
+    ? undefined
+    : route({ instanceId, networkInterfaceId: `eni-${instanceId.slice(2)}` }),
 });
 const change = (routeTableId: string, to: string): RouteChange => ({
   action: "replace",

@@ -1,5 +1,6 @@
 /** @module Tests for the `status` report: what it says, and its table and JSON forms. */
 import assert from "node:assert/strict";
+import { route } from "./testing.ts";
 import { allocate } from "./allocate.ts";
 import { electLeader } from "./election.ts";
 import { candidates, type HealthState, type InstanceHealth } from "./health.ts";
@@ -45,18 +46,6 @@ function verdict(
     wasUnhealthy: false,
     lastError: healthy === false ? "refused" : undefined,
     lastLatencyMs: 1,
-    ...fields,
-  };
-}
-
-function route(fields: Partial<DefaultRoute>): DefaultRoute {
-  return {
-    instanceId: undefined,
-    networkInterfaceId: undefined,
-    natGatewayId: undefined,
-    gatewayId: undefined,
-    otherTarget: undefined,
-    state: "active",
     ...fields,
   };
 }
