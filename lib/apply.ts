@@ -74,7 +74,8 @@ const RETRY_DELAY_MS = 250;
  * the request timeout) while EC2 throttles or hangs, and holds up the reconcile meanwhile.
  */
 function retryHere(e: Ec2Error): boolean {
-  return e.transient && !e.throttled && e.httpStatus === undefined && e.code !== "TimeoutError";
+  const serverError = e.httpStatus !== undefined && e.httpStatus >= 500;
+  return e.transient && !e.throttled && !serverError && e.code !== "TimeoutError";
 }
 
 /** Runs `call`, retrying connection failures with backoff unless `stop` has aborted. */

@@ -87,9 +87,10 @@ export class Ec2Error extends Error {
    * network errors itself (fetch errors carry no code it recognises).
    */
   get transient(): boolean {
+    // No usable answer: also after a 200 head whose body broke off (the SDK then sets the
+    // status it saw, 200, on the error).
     return this.throttled || (this.httpStatus !== undefined && this.httpStatus >= 500) ||
-      (this.httpStatus === undefined &&
-        ["NetworkError", "TypeError", "TimeoutError", "AbortError"].includes(this.code));
+      ["NetworkError", "TypeError", "TimeoutError", "AbortError"].includes(this.code);
   }
 }
 
