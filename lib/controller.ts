@@ -366,7 +366,11 @@ export class Controller {
     const becameLeader = decision.acting && !this.#wasActing && this.settings.ec2Election &&
       trigger !== "discovery" && trigger !== "once";
     this.#wasActing = decision.acting;
+    // Our own writes are trusted over stale reads only while we are the writer: once
+    // another node may write, EC2's answer stands (else a takeover waits for the window).
+    if (!decision.acting) this.#recentWrites = new Map();
     if (becameLeader) {
+      this.#recentWrites = new Map();
       // Our view of the routes may be an interval old: the previous leader wrote since.
       if (await this.discover()) return await this.#reconcileNow("discovery");
     }
@@ -374,6 +378,7 @@ export class Controller {
     this.#logLeader(leader);
     if (!decision.acting) {
       this.deps.observer?.cycle?.({ durationMs: clock.now() - started, ok: true, at: clock.now() });
+      this.#logReady(decision);
       return idle(true);
     }
     if (decision.candidates.length === 0) {
@@ -422,15 +427,19 @@ export class Controller {
       duration_ms: durationMs,
     });
     this.deps.observer?.cycle?.({ durationMs, ok, at: clock.now() });
-    if (!this.#firstCycleLogged) {
-      this.#firstCycleLogged = true;
-      log.info("router.ready", {
-        leader,
-        instances: instances.length,
-        route_tables: routeTables.length,
-      });
-    }
+    this.#logReady(decision);
     return { acted: true, leader, plan, result, ok };
+  }
+
+  /** Logs `router.ready` once, after the first completed cycle (leader or follower). */
+  #logReady(decision: Decision): void {
+    if (this.#firstCycleLogged) return;
+    this.#firstCycleLogged = true;
+    this.deps.log.info("router.ready", {
+      leader: decision.leader,
+      instances: decision.instances.length,
+      route_tables: decision.routeTables.length,
+    });
   }
 
   /** Source/dest check changes not issued within two intervals (EC2 is eventually consistent). */

@@ -246,3 +246,34 @@ Deno.test("a route write that fails transiently is retried; a client error is no
     /route\.failed route_table_id=rtb-00000002 .*code=InvalidRouteTableID\.NotFound/,
   );
 });
+
+Deno.test("a node that takes over again sees the other leader's writes, not its own old ones", async () => {
+  const tables = [table(1, "a", 1)];
+  const fake = fakeEc2([nat(1, "a"), nat(2, "a")], tables);
+  const unhealthy = new Set(["i-00000001"]);
+  const log = memoryLogger();
+  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+    ec2: fake.ec2,
+    probe: probeWith(unhealthy),
+    log,
+    clock: realClock,
+    self: "i-00000002",
+  });
+  const cycle = async () => {
+    assert.ok(await c.discover());
+    await c.probeRound();
+    await c.reconcile("discovery");
+  };
+  await cycle(); // i-1 down: i-2 leads and takes rtb-1
+  assert.deepEqual(fake.writes, ["ReplaceRoute rtb-00000001 -> eni-00000002"]);
+  unhealthy.clear(); // i-1 back: it leads again and moves rtb-1 back behind our back
+  tables[0] = table(1, "a", 1);
+  await cycle();
+  await cycle();
+  unhealthy.add("i-00000001"); // i-1 down again, within the write-trust window
+  await cycle();
+  assert.deepEqual(fake.writes, [
+    "ReplaceRoute rtb-00000001 -> eni-00000002",
+    "ReplaceRoute rtb-00000001 -> eni-00000002",
+  ], "the second takeover moves rtb-1 at once");
+});

@@ -109,7 +109,7 @@ function estimateSeconds(options: Options): number {
   const per: Record<Scenario, number> = {
     refusing: 15 + trials * (4 + 10),
     silent: 15 + trials * (4.2 + 10.3),
-    leader: 15 + trials * (13 + 15),
+    leader: 15 + trials * (14 + 24),
     flap: 2 * (options.flapSeconds + 5),
     steady: options.steadySeconds + 12,
     core: 11,
