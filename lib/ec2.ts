@@ -256,42 +256,33 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } 
 
   return {
     async describeInstances(query) {
-      const raws: Instance[] = [];
-      let nextToken: string | undefined;
-      let calls = 0;
-      do {
+      const { items, calls } = await allPages(async (token) => {
         const page: DescribeInstancesCommandOutput = await send(
           "DescribeInstances",
           new DescribeInstancesCommand({
             Filters: [...filters(query), { Name: "instance-state-name", Values: ["running"] }],
-            ...(nextToken ? { NextToken: nextToken } : {}),
+            ...(token ? { NextToken: token } : {}),
           }),
         );
-        calls++;
-        for (const reservation of page.Reservations ?? []) {
-          raws.push(...reservation.Instances ?? []);
-        }
-        nextToken = page.NextToken || undefined;
-      } while (nextToken);
-      return convert(raws, toNatInstance, calls);
+        return {
+          items: (page.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+          nextToken: page.NextToken,
+        };
+      });
+      return convert(items, toNatInstance, calls);
     },
     async describeRouteTables(query) {
-      const raws: SdkRouteTable[] = [];
-      let nextToken: string | undefined;
-      let calls = 0;
-      do {
+      const { items, calls } = await allPages(async (token) => {
         const page: DescribeRouteTablesCommandOutput = await send(
           "DescribeRouteTables",
           new DescribeRouteTablesCommand({
             Filters: filters(query),
-            ...(nextToken ? { NextToken: nextToken } : {}),
+            ...(token ? { NextToken: token } : {}),
           }),
         );
-        calls++;
-        raws.push(...page.RouteTables ?? []);
-        nextToken = page.NextToken || undefined;
-      } while (nextToken);
-      return convert(raws, toRouteTable, calls);
+        return { items: page.RouteTables ?? [], nextToken: page.NextToken };
+      });
+      return convert(items, toRouteTable, calls);
     },
     async createRoute(write) {
       await send("CreateRoute", new CreateRouteCommand(routeInput(write)));
@@ -329,6 +320,22 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } 
     },
     destroy: () => client.destroy(),
   };
+}
+
+/** Fetches every page, following `NextToken` until EC2 sends none (or an empty one). */
+async function allPages<T>(
+  fetchPage: (token: string | undefined) => Promise<{ items: T[]; nextToken?: string | undefined }>,
+): Promise<{ items: T[]; calls: number }> {
+  const items: T[] = [];
+  let token: string | undefined;
+  let calls = 0;
+  do {
+    const page = await fetchPage(token);
+    calls++;
+    items.push(...page.items);
+    token = page.nextToken || undefined;
+  } while (token);
+  return { items, calls };
 }
 
 function routeInput(write: RouteWrite) {

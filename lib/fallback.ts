@@ -5,6 +5,7 @@
  * (past `--rise` and `--failback-delay`), then the normal allocation takes it back. Pure.
  */
 import type { FallbackNatGateway } from "./config.ts";
+import { compareIds } from "./election.ts";
 import type { Allocation, MoveReason, RouteChange, RouteTable } from "./model.ts";
 import { DEFAULT_ROUTE } from "./model.ts";
 import { routeTargetId } from "./plan.ts";
@@ -62,7 +63,7 @@ export function applyFallback(
       });
     }
   }
-  gatewayChanges.sort((a, b) => a.routeTableId < b.routeTableId ? -1 : 1);
+  gatewayChanges.sort((a, b) => compareIds(a.routeTableId, b.routeTableId));
   return {
     allocations: allocations.filter((a) => !kept.has(a.routeTableId)),
     gatewayChanges,

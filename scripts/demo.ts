@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import {
   allocatedTo,
   assertOnlyOwnRoutesChanged,
+  DEFAULT_TIMING,
   routerArgs,
   startFleet,
   stopAll,
@@ -23,20 +24,7 @@ import type { Ec2Snapshot } from "../tests/sim/ec2_sim.ts";
 import { SimVpc, type StandardVpc } from "../tests/sim/vpc.ts";
 
 /** The router's default timing, except a failback delay short enough for a demo. */
-const TIMING = [
-  "--probe-interval",
-  "1s",
-  "--fall",
-  "2",
-  "--rise",
-  "2",
-  "--timeout",
-  "500ms",
-  "--interval",
-  "5s",
-  "--failback-delay",
-  "5s",
-] as const;
+const TIMING = [...DEFAULT_TIMING, "--failback-delay", "5s"] as const;
 const FAILBACK_DELAY_S = 5;
 /** What `startFleet` adds in front of `TIMING` (mirrored to restart one router and to print). */
 const FLEET_FLAGS = ["--ec2-election", "--log-level", "info"] as const;

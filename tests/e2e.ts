@@ -9,6 +9,20 @@ import { type RouterProcess, simEnv, startRouter } from "./router_process.ts";
 import type { Ec2Snapshot } from "./sim/ec2_sim.ts";
 import type { SimVpc, StandardVpc } from "./sim/vpc.ts";
 
+/** The router's default timing, spelled out (the demo and the benchmark run it). */
+export const DEFAULT_TIMING = [
+  "--probe-interval",
+  "1s",
+  "--fall",
+  "2",
+  "--rise",
+  "2",
+  "--timeout",
+  "500ms",
+  "--interval",
+  "5s",
+] as const;
+
 /** Short periods so a scenario takes seconds (the defaults are 5s/1s/500ms/30s). */
 export const FAST = [
   "--interval",

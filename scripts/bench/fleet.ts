@@ -5,7 +5,7 @@
  * routers have re-read the route tables since a moment, and shut everything down (every
  * fleet ever started is tracked, so a signal handler can close them all).
  */
-import { routerArgs, targets, waitUntil } from "../../tests/e2e.ts";
+import { DEFAULT_TIMING, routerArgs, targets, waitUntil } from "../../tests/e2e.ts";
 import { type RouterProcess, simEnv, startRouter } from "../../tests/router_process.ts";
 import { SimVpc, type StandardVpc } from "../../tests/sim/vpc.ts";
 import { within } from "./stats.ts";
@@ -23,18 +23,7 @@ export interface RouterConfig {
 export const NEW_DEFAULTS: RouterConfig = {
   name: "new",
   label: "new defaults",
-  flags: [
-    "--probe-interval",
-    "1s",
-    "--fall",
-    "2",
-    "--rise",
-    "2",
-    "--timeout",
-    "500ms",
-    "--interval",
-    "5s",
-  ],
+  flags: [...DEFAULT_TIMING],
   probeIntervalMs: 1000,
   intervalMs: 5000,
 };
