@@ -8,19 +8,24 @@
  * complete or a change that failed (`status`: EC2 could not be read), 2 bad input (nothing
  * was changed in AWS).
  */
-import { realClock } from "./lib/clock.ts";
-import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/config.ts";
-import { Controller } from "./lib/controller.ts";
-import { createCredentialChain } from "./lib/credentials.ts";
-import { createEc2 } from "./lib/ec2.ts";
-import { createLogger, type Logger, type LogLevel } from "./lib/log.ts";
-import { createMetadata, type Metadata, metadataOptionsFromEnv } from "./lib/metadata.ts";
-import { createRouterMetrics, type MetricsView, type RouterMetrics } from "./lib/metrics.ts";
-import { serveMetrics } from "./lib/metrics_server.ts";
-import { createTcpProbe } from "./lib/probe.ts";
-import { startNodeHealth } from "./lib/self_check_runner.ts";
-import { formatStatusJson, formatStatusTable, statusReport } from "./lib/status.ts";
-import { VERSION } from "./lib/version.ts";
+import { realClock } from "./lib/adapters/clock.ts";
+import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config.ts";
+import { Controller } from "./lib/runtime/controller.ts";
+import { createCredentialChain } from "./lib/adapters/credentials.ts";
+import { createEc2 } from "./lib/adapters/ec2.ts";
+import { createLogger, type Logger } from "./lib/adapters/log.ts";
+import type { LogLevel } from "./lib/model.ts";
+import { createMetadata, type Metadata, metadataOptionsFromEnv } from "./lib/adapters/metadata.ts";
+import {
+  createRouterMetrics,
+  type MetricsView,
+  type RouterMetrics,
+} from "./lib/runtime/metrics.ts";
+import { serveMetrics } from "./lib/adapters/metrics_server.ts";
+import { createTcpProbe } from "./lib/adapters/probe.ts";
+import { startNodeHealth } from "./lib/runtime/self_check_runner.ts";
+import { formatStatusJson, formatStatusTable, statusReport } from "./lib/core/status.ts";
+import { VERSION } from "./lib/core/version.ts";
 
 /** The SDK variables the router itself reads (the SDK reads its own through `AWS_*`). */
 const SDK_ENV = [

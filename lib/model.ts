@@ -126,3 +126,6 @@ export interface ProbeResult {
   readonly error: string | undefined;
   readonly latencyMs: number;
 }
+
+/** How much the logger writes, least to most severe. */
+export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,7 +1,7 @@
 /**
  * @module Invalid invocations of the program: command lines and environments that must be
  * refused with a one-line error naming the offending flag or variable and saying how to fix
- * it (exit code 2, nothing changed in AWS). Shared by the unit tests of `lib/config.ts` and
+ * it (exit code 2, nothing changed in AWS). Shared by the unit tests of `lib/core/config.ts` and
  * by end-to-end tests that run the real program. Plain data, no imports.
  */
 

@@ -7,7 +7,7 @@
  * runtime refuses what the set leaves out.
  */
 import assert from "node:assert/strict";
-import { ENV_NAMES } from "../lib/config.ts";
+import { ENV_NAMES } from "../lib/core/config.ts";
 import { allocatedTo, FAST, routerArgs } from "./e2e.ts";
 import { logFrom } from "./faults_support.ts";
 import { MAIN, runArgs, runRouter, simEnv, startRouter } from "./router_process.ts";
@@ -36,9 +36,11 @@ async function namesReadByTheProgram(): Promise<string[]> {
   assert.ok(sdkList !== undefined, "main.ts lists the SDK variables it reads in SDK_ENV");
   const names = [...ENV_NAMES, ...[...sdkList.matchAll(/"([A-Z0-9_]+)"/g)].map((m) => m[1]!)];
   const sources = [MAIN];
-  for await (const entry of Deno.readDir(new URL("lib/", ROOT))) {
-    if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) {
-      sources.push(new URL(`lib/${entry.name}`, ROOT).pathname);
+  for (const dir of ["lib/", "lib/core/", "lib/adapters/", "lib/runtime/"]) {
+    for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
+      if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) {
+        sources.push(new URL(`${dir}${entry.name}`, ROOT).pathname);
+      }
     }
   }
   for (const path of sources) {

@@ -5,8 +5,8 @@
  * HTTP adapter on its own: what it answers, and that it closes without leaking.
  */
 import assert from "node:assert/strict";
-import { CONTENT_TYPE } from "../lib/metrics.ts";
-import { serveMetrics } from "../lib/metrics_server.ts";
+import { CONTENT_TYPE } from "../lib/adapters/prometheus.ts";
+import { serveMetrics } from "../lib/adapters/metrics_server.ts";
 import { allocatedTo, FAST, routerArgs, targets, waitUntil } from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";

@@ -17,7 +17,7 @@ import {
   sha256Sums,
   TARGETS,
 } from "../scripts/compile.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/core/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = `${ROOT}main.ts`;

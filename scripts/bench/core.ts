@@ -3,10 +3,10 @@
  * of 10,000 route tables and 200 NAT instances in 20 zones, and one probe sweep of 200
  * simulated NAT listeners on loopback with the real TCP probe.
  */
-import { allocate } from "../../lib/allocate.ts";
+import { allocate } from "../../lib/core/allocate.ts";
 import type { Candidate, NatInstance, RouteTable } from "../../lib/model.ts";
-import { planRoutes } from "../../lib/plan.ts";
-import { createTcpProbe, probeAll, type ProbeTarget } from "../../lib/probe.ts";
+import { planRoutes } from "../../lib/core/plan.ts";
+import { createTcpProbe, probeAll, type ProbeTarget } from "../../lib/adapters/probe.ts";
 import { NatListener, type NatMode } from "../../tests/sim/nat.ts";
 import { type Row, row } from "./stats.ts";
 

@@ -11,12 +11,12 @@
  *   [--checkpoints 10,100,500,1000]
  */
 import { parseArgs } from "node:util";
-import { realClock } from "../../lib/clock.ts";
-import { parseConfig } from "../../lib/config.ts";
-import { Controller } from "../../lib/controller.ts";
-import { createEc2 } from "../../lib/ec2.ts";
-import { createLogger } from "../../lib/log.ts";
-import { createTcpProbe } from "../../lib/probe.ts";
+import { realClock } from "../../lib/adapters/clock.ts";
+import { parseConfig } from "../../lib/core/config.ts";
+import { Controller } from "../../lib/runtime/controller.ts";
+import { createEc2 } from "../../lib/adapters/ec2.ts";
+import { createLogger } from "../../lib/adapters/log.ts";
+import { createTcpProbe } from "../../lib/adapters/probe.ts";
 import { TEST_CREDENTIALS } from "../../tests/sim/vpc.ts";
 
 async function main(): Promise<number> {

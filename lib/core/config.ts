@@ -1,0 +1,901 @@
+/**
+ * @module Command line and environment → `Config`. One table, `FLAGS`, drives parsing,
+ * the environment lookup, defaults and `--help`. Pure: the arguments and an environment
+ * record are passed in; bad input comes back as a one-line message (what is wrong, then
+ * what to do), never as an exception.
+ *
+ * Rules, for operators:
+ * - every flag `--some-flag` can also be set as `AWS_NAT_ROUTER_SOME_FLAG`; the log level
+ *   also as `LOG_LEVEL` (the original systemd unit sets `LOG_LEVEL=INFO`). Precedence:
+ *   flag > `AWS_NAT_ROUTER_*` > `LOG_LEVEL` > default. Environment values are trimmed, and an
+ *   empty one counts as unset;
+ * - switches (`--once`, `--dry-run`, ...) take no value on the command line (`--once=false`
+ *   is an error: leave the flag out); in the environment they read true/false, 1/0 or
+ *   yes/no, in any case;
+ * - choices (log level, recovery mode, output format) are read in any case; the log level
+ *   also accepts the logrus names of the original tool (`warning`, `trace`, `fatal`, `panic`);
+ * - a flag given twice is an error, and so is any argument other than the `status`
+ *   subcommand; `--help` and `--version` win over everything else before `--`;
+ * - `--output` only applies to `status`: on the command line of the daemon it is an error,
+ *   from the environment it is ignored (one environment file can serve both).
+ */
+import { parseArgs } from "node:util";
+import { explainBadDuration, formatDuration, parseDuration } from "./duration.ts";
+import { TAG_CLUSTER_ID } from "../model.ts";
+import type { LogLevel, RecoveryMode } from "../model.ts";
+
+export const PROGRAM = "aws-nat-router";
+/** Prefix of every flag's environment variable: `--vpc-id` is `AWS_NAT_ROUTER_VPC_ID`. */
+export const ENV_PREFIX = "AWS_NAT_ROUTER_";
+
+/** What to run: the controller loop, or a one-shot read-only report. */
+export type Command = "run" | "status";
+/** How `status` prints its report. */
+export type OutputFormat = "table" | "json";
+
+export interface HostPort {
+  /** A host name, an IPv4 address, or an IPv6 address without brackets. */
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** NAT gateways to fall back to when no NAT instance of the cluster is healthy. */
+export interface FallbackNatGateway {
+  /** For route tables whose zone has no entry in `byZone` (and zone-less ones). */
+  readonly default: string | undefined;
+  /** Zone (placement or `aws-nat-router/zone` tag) → NAT gateway id. */
+  readonly byZone: Readonly<Record<string, string>>;
+}
+
+export interface Config {
+  readonly command: Command;
+  readonly vpcId: string;
+  readonly clusterId: string;
+  /** `undefined`: the caller falls back to `AWS_REGION`, then the metadata service. */
+  readonly region: string | undefined;
+  readonly ec2Election: boolean;
+  /** Discovery / reconcile period. */
+  readonly intervalMs: number;
+  /** Health-check TCP connect timeout; always less than `probeIntervalMs`. */
+  readonly timeoutMs: number;
+  /** Health-check TCP port. */
+  readonly port: number;
+  /** Probe the public IP instead of the private one. */
+  readonly public: boolean;
+  readonly probeIntervalMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  readonly failbackDelayMs: number;
+  readonly once: boolean;
+  readonly dryRun: boolean;
+  readonly recovery: RecoveryMode;
+  readonly recoveryAfterMs: number;
+  readonly fallbackNatGateway: FallbackNatGateway | undefined;
+  readonly selfCheck: boolean;
+  /** Only set together with `selfCheck`. */
+  readonly egressCheck: HostPort | undefined;
+  readonly serveHealth: number | undefined;
+  readonly metricsListen: HostPort | undefined;
+  readonly logLevel: LogLevel;
+  /** Always `"table"` for the `run` command. */
+  readonly output: OutputFormat;
+}
+
+/** The outcome of `parseConfig`: run with a config, print help or version, or fail. */
+export type ParseResult =
+  | {
+    readonly ok: true;
+    readonly action: "config";
+    readonly config: Config;
+    /** Accepted but suspicious input, one line each, worth logging at startup. */
+    readonly warnings: readonly string[];
+  }
+  | { readonly ok: true; readonly action: "help" }
+  | { readonly ok: true; readonly action: "version" }
+  | { readonly ok: false; readonly error: string };
+
+type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
+type Env = Readonly<Record<string, string | undefined>>;
+
+// ---------------------------------------------------------------------------------------
+// Value parsers: text → value, or why not (the detail after the colon of the message).
+
+type Outcome<T> =
+  | { readonly ok: true; readonly value: T; readonly warning?: string }
+  | { readonly ok: false; readonly verb: "Cannot parse" | "Invalid"; readonly detail: string };
+
+const accept = <T>(value: T): Outcome<T> => ({ ok: true, value });
+const unparsable = (detail: string): Outcome<never> => ({
+  ok: false,
+  verb: "Cannot parse",
+  detail,
+});
+const invalid = (detail: string): Outcome<never> => ({ ok: false, verb: "Invalid", detail });
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const VPC_ID = /^vpc-[0-9a-f]{1,17}$/;
+const REAL_VPC_ID = /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const NAT_GATEWAY_ID = /^nat-[0-9a-f]{8}([0-9a-f]{9})?$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** What EC2 allows in a tag value (`aws-nat-router/id`). */
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+function parseSwitch(text: string): Outcome<boolean> {
+  const lower = text.toLowerCase();
+  if (["true", "1", "yes"].includes(lower)) return accept(true);
+  if (["false", "0", "no"].includes(lower)) return accept(false);
+  return unparsable("expected true or false (or 1/0, yes/no)");
+}
+
+function parseVpcId(text: string): Outcome<string> {
+  if (!VPC_ID.test(text)) {
+    return unparsable("expected vpc- and 8 or 17 lowercase hex digits, e.g. vpc-0123abcd");
+  }
+  if (REAL_VPC_ID.test(text)) return accept(text);
+  return {
+    ok: true,
+    value: text,
+    warning: "real VPC ids are vpc- and 8 or 17 hex digits; check it if no route tables are found",
+  };
+}
+
+function parseClusterId(text: string): Outcome<string> {
+  const example = `pass the value of the ${TAG_CLUSTER_ID} tag, e.g. squid`;
+  if (text.trim() === "") return invalid(`the cluster id cannot be empty; ${example}`);
+  if (text.trim() !== text) return invalid("remove the leading and trailing spaces");
+  if ([...text].length > 256) {
+    return invalid("shorten it to at most 256 characters (the limit of a tag value)");
+  }
+  if (!TAG_VALUE.test(text)) {
+    return invalid(
+      "use only letters, digits, spaces and _ . : / = + - @ (what a tag value allows)",
+    );
+  }
+  return accept(text);
+}
+
+function parseRegion(text: string): Outcome<string | undefined> {
+  return REGION.test(text)
+    ? accept(text)
+    : unparsable("expected a region such as us-east-1 or eu-west-1");
+}
+
+function parseInteger(text: string, min: number, max: number, example: string): Outcome<number> {
+  const range = `expected a whole number from ${min} to ${max}, e.g. ${example}`;
+  if (!/^\d+$/.test(text)) return unparsable(range);
+  const value = Number(text);
+  return value >= min && value <= max ? accept(value) : invalid(range);
+}
+
+const parsePort = (example: string) => (text: string): Outcome<number> =>
+  parseInteger(text, 1, 65535, example);
+
+function parseDurationIn(
+  text: string,
+  min: number,
+  max: number,
+  example: string,
+): Outcome<number> {
+  const ms = parseDuration(text);
+  if (ms === undefined) return unparsable(explainBadDuration(text));
+  if (ms >= min && ms <= max) return accept(ms);
+  const range = min === 0
+    ? `up to ${formatDuration(max)}`
+    : `from ${formatDuration(min)} to ${formatDuration(max)}`;
+  return invalid(`expected a duration ${range}, e.g. ${example}`);
+}
+
+function isHostname(host: string): boolean {
+  if (/^[\d.]+$/.test(host)) {
+    const parts = host.split(".");
+    return parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && +part <= 255);
+  }
+  const label = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+  return host.length <= 253 && new RegExp(`^${label}(\\.${label})*\\.?$`, "i").test(host);
+}
+
+/** `HOST:PORT`, `[IPV6]:PORT`, or (with `anyHost`) `:PORT` for every interface. */
+function parseHostPort(
+  text: string,
+  example: string,
+  anyHost: string | undefined,
+): Outcome<HostPort> {
+  const expected = `expected HOST:PORT, e.g. ${example} or [::1]:${example.split(":").pop()}`;
+  const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(text);
+  let host: string;
+  let portText: string;
+  if (bracketed) {
+    host = bracketed[1] ?? "";
+    portText = bracketed[2] ?? "";
+    if (!/^[0-9a-f:.]+(%[\w.-]+)?$/i.test(host) || !host.includes(":")) {
+      return unparsable(`${quote(host)} is not an IPv6 address; ${expected}`);
+    }
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon < 0) return unparsable(expected);
+    host = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+    if (host.includes(":")) {
+      return unparsable("put an IPv6 address in brackets, e.g. [::1]:9100");
+    }
+    if (host === "" && anyHost !== undefined) host = anyHost;
+    else if (!isHostname(host)) return unparsable(expected);
+  }
+  const port = parseInteger(portText, 1, 65535, example.split(":").pop() ?? "");
+  if (!port.ok && port.verb === "Invalid") {
+    return invalid(`the port must be from 1 to 65535, e.g. ${example}`);
+  }
+  if (!port.ok) return unparsable(expected);
+  return accept({ hostname: host, port: port.value });
+}
+
+function parseFallbackNatGateway(text: string): Outcome<FallbackNatGateway | undefined> {
+  const expected =
+    "expected nat-ID, or ZONE=nat-ID pairs separated by commas (plus at most one bare " +
+    "nat-ID as the default), e.g. us-east-1a=nat-0123abcd,us-east-1b=nat-0456cdef";
+  const notAnId = (id: string) =>
+    unparsable(`${quote(id)} is not a NAT gateway id; expected nat- and 8 or 17 hex digits`);
+  let fallback: string | undefined;
+  const byZone: [string, string][] = [];
+  for (const raw of text.split(",")) {
+    const entry = raw.trim();
+    if (entry === "") return unparsable(`empty entry; ${expected}`);
+    const equals = entry.indexOf("=");
+    if (equals < 0) {
+      if (!NAT_GATEWAY_ID.test(entry)) return notAnId(entry);
+      if (fallback !== undefined) {
+        return invalid(
+          `two default NAT gateways (${quote(fallback)} and ${quote(entry)}); ` +
+            "give at most one bare nat-ID",
+        );
+      }
+      fallback = entry;
+      continue;
+    }
+    const zone = entry.slice(0, equals).trim();
+    const id = entry.slice(equals + 1).trim();
+    if (zone === "") return unparsable(`${quote(entry)} has no zone before "="; ${expected}`);
+    if (!TAG_VALUE.test(zone) || zone.includes("=")) {
+      return unparsable(`${quote(zone)} is not a zone; ${expected}`);
+    }
+    if (!NAT_GATEWAY_ID.test(id)) return notAnId(id);
+    if (byZone.some(([known]) => known === zone)) {
+      return invalid(`zone ${quote(zone)} appears twice; give one NAT gateway per zone`);
+    }
+    byZone.push([zone, id]);
+  }
+  return accept({ default: fallback, byZone: Object.freeze(Object.fromEntries(byZone)) });
+}
+
+/** A closed set of lower-case names, read in any case, plus aliases. */
+function parseChoice<T extends string>(
+  names: Readonly<Record<T, true>>,
+  aliases: Readonly<Record<string, T>> = {},
+) {
+  const list = Object.keys(names) as T[];
+  const expected = `expected ${list.slice(0, -1).join(", ")} or ${list.at(-1)}`;
+  return (text: string): Outcome<T> => {
+    const lower = text.toLowerCase();
+    const value = list.find((name) => name === lower) ?? aliases[lower];
+    return value === undefined ? unparsable(expected) : accept(value);
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The flag table.
+
+/** A flag: its name, help, default, and how to read its text. */
+interface FlagSpec<T> {
+  /** Without the dashes; the environment variable is derived from it. */
+  readonly flag: string;
+  /** Value placeholder in `--help`; `undefined` for a switch (a boolean without value). */
+  readonly placeholder: string | undefined;
+  readonly description: string;
+  /** The default, and how `--help` shows it; or, for a required flag, the fix to show. */
+  readonly initial: { readonly value: T; readonly shown: string } | { readonly missing: string };
+  readonly parse: (text: string) => Outcome<T>;
+  /** A value to show in hints, when the default is not one (`none`, `off`, required). */
+  readonly example?: string;
+  /** Extra environment variables, read after `AWS_NAT_ROUTER_*`. */
+  readonly alsoEnv?: readonly string[];
+  /** The only command the flag applies to. */
+  readonly onlyFor?: Command;
+}
+
+type Settings = Omit<Config, "command">;
+
+function toggle(flag: string, description: string): FlagSpec<boolean> {
+  return {
+    flag,
+    placeholder: undefined,
+    description,
+    initial: { value: false, shown: "false" },
+    parse: parseSwitch,
+  };
+}
+
+function duration(
+  flag: string,
+  description: string,
+  initial: number,
+  [min, max]: readonly [number, number],
+): FlagSpec<number> {
+  const example = formatDuration(initial === 0 ? 30_000 : initial);
+  const limits = min === 0
+    ? `at most ${formatDuration(max)}`
+    : `${formatDuration(min)} to ${formatDuration(max)}`;
+  return {
+    flag,
+    placeholder: "DURATION",
+    description: `${description} (${limits})`,
+    initial: { value: initial, shown: formatDuration(initial) },
+    parse: (text) => parseDurationIn(text, min, max, example),
+  };
+}
+
+const LOG_LEVEL_NAMES = {
+  debug: true,
+  info: true,
+  warn: true,
+  error: true,
+} as const satisfies Record<LogLevel, true>;
+const RECOVERY_MODES = { off: true, reboot: true, terminate: true } as const satisfies Record<
+  RecoveryMode,
+  true
+>;
+const OUTPUT_FORMATS = { table: true, json: true } as const satisfies Record<OutputFormat, true>;
+
+/** Every flag, in `--help` order. The single source of names, defaults and parsing. */
+const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
+  vpcId: {
+    flag: "vpc-id",
+    example: "vpc-0123abcd",
+    placeholder: "ID",
+    description: "VPC whose tagged route tables and NAT instances to manage",
+    initial: { missing: "pass the VPC to manage, e.g. --vpc-id vpc-0123abcd" },
+    parse: parseVpcId,
+  },
+  clusterId: {
+    flag: "cluster-id",
+    placeholder: "ID",
+    description: `Cluster to manage: the value of the ${TAG_CLUSTER_ID} tag`,
+    initial: { value: "squid", shown: "squid" },
+    parse: parseClusterId,
+  },
+  region: {
+    flag: "region",
+    example: "eu-west-1",
+    placeholder: "REGION",
+    description: "AWS region of the VPC, e.g. eu-west-1",
+    initial: { value: undefined, shown: "AWS_REGION, then the instance metadata service" },
+    parse: parseRegion,
+  },
+  ec2Election: toggle(
+    "ec2-election",
+    "Change AWS only on the oldest healthy NAT instance (run on every NAT instance)",
+  ),
+  intervalMs: duration(
+    "interval",
+    "How often to discover instances and route tables and reconcile",
+    5_000,
+    [1_000, DAY],
+  ),
+  timeoutMs: duration(
+    "timeout",
+    "Health-check TCP connect timeout, less than --probe-interval",
+    500,
+    [10, MINUTE],
+  ),
+  port: {
+    flag: "port",
+    placeholder: "PORT",
+    description: "Health-check TCP port on every NAT instance",
+    initial: { value: 3128, shown: "3128" },
+    parse: parsePort("3128"),
+  },
+  public: toggle("public", "Health-check the public IP instead of the private IP"),
+  probeIntervalMs: duration(
+    "probe-interval",
+    "How often to health-check every NAT instance",
+    1_000,
+    [100, 10 * MINUTE],
+  ),
+  fall: {
+    flag: "fall",
+    placeholder: "N",
+    description: "Failed checks in a row before a NAT instance is unhealthy (1 to 10)",
+    initial: { value: 2, shown: "2" },
+    parse: (text) => parseInteger(text, 1, 10, "2"),
+  },
+  rise: {
+    flag: "rise",
+    placeholder: "N",
+    description: "Passed checks in a row before it is healthy again (1 to 10)",
+    initial: { value: 2, shown: "2" },
+    parse: (text) => parseInteger(text, 1, 10, "2"),
+  },
+  failbackDelayMs: duration(
+    "failback-delay",
+    "How long a recovered NAT instance waits before it takes route tables back",
+    30_000,
+    [0, DAY],
+  ),
+  once: toggle("once", "Run one cycle and exit"),
+  dryRun: toggle("dry-run", "Decide everything but change nothing: print what would change"),
+  recovery: {
+    flag: "recovery",
+    placeholder: "MODE",
+    description: "What to do with a NAT instance that stays unhealthy: off, reboot or terminate",
+    initial: { value: "off", shown: "off" },
+    parse: parseChoice(RECOVERY_MODES),
+  },
+  recoveryAfterMs: duration(
+    "recovery-after",
+    "How long a NAT instance stays unhealthy before --recovery acts",
+    5 * MINUTE,
+    [5_000, DAY],
+  ),
+  fallbackNatGateway: {
+    flag: "fallback-nat-gateway",
+    example: "nat-0123abcd",
+    placeholder: "GATEWAYS",
+    description: "NAT gateway to route through when no NAT instance is healthy: nat-ID, " +
+      "or ZONE=nat-ID pairs (one bare nat-ID as the default)",
+    initial: { value: undefined, shown: "none" },
+    parse: parseFallbackNatGateway,
+  },
+  selfCheck: toggle("self-check", "Check this node's own forwarding before it acts"),
+  egressCheck: {
+    flag: "egress-check",
+    example: "example.com:443",
+    placeholder: "HOST:PORT",
+    description: "With --self-check: an endpoint outside the VPC the self-check must reach",
+    initial: { value: undefined, shown: "none" },
+    parse: (text) => parseHostPort(text, "example.com:443", undefined),
+  },
+  serveHealth: {
+    flag: "serve-health",
+    example: "8080",
+    placeholder: "PORT",
+    description: "Accept health-check connections on PORT while this node is healthy",
+    initial: { value: undefined, shown: "off" },
+    parse: parsePort("8080"),
+  },
+  metricsListen: {
+    flag: "metrics-listen",
+    example: "127.0.0.1:9100",
+    placeholder: "ADDR:PORT",
+    description: "Serve Prometheus metrics on ADDR:PORT (:PORT for every interface)",
+    initial: { value: undefined, shown: "off" },
+    parse: (text) => parseHostPort(text, "127.0.0.1:9100", "0.0.0.0"),
+  },
+  logLevel: {
+    flag: "log-level",
+    placeholder: "LEVEL",
+    description: "Log level: debug, info, warn or error",
+    initial: { value: "info", shown: "info" },
+    parse: parseChoice(LOG_LEVEL_NAMES, {
+      warning: "warn",
+      trace: "debug",
+      fatal: "error",
+      panic: "error",
+    }),
+    alsoEnv: ["LOG_LEVEL"],
+  },
+  output: {
+    flag: "output",
+    placeholder: "FORMAT",
+    description: "How status prints its report: table or json",
+    initial: { value: "table", shown: "table" },
+    parse: parseChoice(OUTPUT_FORMATS),
+    onlyFor: "status",
+  },
+};
+
+/** Flags that print something and exit instead of running. */
+const ACTION_FLAGS = [
+  { flag: "help", short: "h", description: "Print this help and exit." },
+  { flag: "version", short: undefined, description: "Print the version and exit." },
+] as const;
+
+const KEYS = Object.keys(FLAGS) as (keyof Settings)[];
+const SPECS: readonly FlagSpec<unknown>[] = KEYS.map((key) => FLAGS[key]);
+
+function envName(flag: string): string {
+  return ENV_PREFIX + flag.toUpperCase().replaceAll("-", "_");
+}
+
+function envNamesOf(spec: FlagSpec<unknown>): string[] {
+  return [envName(spec.flag), ...(spec.alsoEnv ?? [])];
+}
+
+/** Every environment variable `parseConfig` reads, for a caller that must list them. */
+export const ENV_NAMES: readonly string[] = SPECS.flatMap(envNamesOf);
+
+// ---------------------------------------------------------------------------------------
+// Messages.
+
+/** A value as it may appear in a one-line message: quoted, escaped, and not too long. */
+function quote(text: string): string {
+  const short = [...text].length > 64 ? `${[...text].slice(0, 60).join("")}...` : text;
+  return JSON.stringify(short).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+type Source =
+  | { readonly kind: "flag" }
+  | { readonly kind: "env"; readonly name: string }
+  | { readonly kind: "default" };
+
+/** `--port`, or `--port (set by AWS_NAT_ROUTER_PORT)`. */
+function subject(spec: FlagSpec<unknown>, source: Source): string {
+  return source.kind === "env" ? `--${spec.flag} (set by ${source.name})` : `--${spec.flag}`;
+}
+
+/** `--port "abc"`, or `AWS_NAT_ROUTER_PORT "abc" for --port`. */
+function valueSubject(spec: FlagSpec<unknown>, source: Source, text: string): string {
+  return source.kind === "env"
+    ? `${source.name} ${quote(text)} for --${spec.flag}`
+    : `--${spec.flag} ${quote(text)}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The known name closest to `name` (edit distance ≤ 2, or a unique prefix), if any. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  if (best !== undefined) return best;
+  const prefixed = known.filter((candidate) => name.length >= 3 && candidate.startsWith(name));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+const ALL_FLAGS: readonly string[] = [
+  ...SPECS.map((spec) => spec.flag),
+  ...ACTION_FLAGS.map((action) => action.flag),
+];
+
+function unknownFlag(raw: string): string {
+  const name = raw.replace(/^-+/, "").split("=")[0]?.toLowerCase().replaceAll("_", "-") ?? "";
+  const guess = closest(name, ALL_FLAGS);
+  const hint = `run ${PROGRAM} --help to list every flag`;
+  return guess === undefined
+    ? `Unknown flag ${quote(raw)}: ${hint}`
+    : `Unknown flag ${quote(raw)}: did you mean --${guess}? Or ${hint}`;
+}
+
+function specByFlag(flag: string): FlagSpec<unknown> | undefined {
+  return SPECS.find((spec) => spec.flag === flag);
+}
+
+function exampleUse(flag: string): string {
+  const spec = specByFlag(flag);
+  const value = spec?.example ?? (spec && "value" in spec.initial ? spec.initial.shown : "VALUE");
+  return `--${flag} ${value}`;
+}
+
+/** Turns a `node:util` `parseArgs` error into one of our messages. */
+function explainParseError(error: unknown, args: readonly string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  const option = /'(-[^' ]*)/.exec(message)?.[1] ?? "";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    if (option.startsWith("--")) return unknownFlag(option);
+    // A single dash: report the whole word (`-vpc-id`), not its first letter.
+    const letter = option.slice(1);
+    const word = args.find((arg) => /^-[^-]/.test(arg) && arg.slice(1).startsWith(letter));
+    return unknownFlag(word?.split("=")[0] ?? option);
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const flag = option.replace(/^-+/, "");
+    if (/does not take an argument/.test(message)) {
+      const given = args.find((arg) => arg.startsWith(`${option}=`))?.slice(option.length) ?? "";
+      return `Flag ${option} takes no value: drop ${quote(given)}, ` +
+        `and leave ${option} out to turn it off`;
+    }
+    return `Missing a value for ${option}: pass it right after the flag, ` +
+      `e.g. ${exampleUse(flag)} (write ${option}=VALUE for a value that starts with "-")`;
+  }
+  return `Cannot parse the command line: ${quote(message.split("\n")[0] ?? "")}; ` +
+    `run ${PROGRAM} --help for usage`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing.
+
+interface Resolved<T> {
+  readonly value: T;
+  readonly source: Source;
+}
+
+type Step<T> = { readonly ok: true; readonly value: T } | {
+  readonly ok: false;
+  readonly error: string;
+};
+
+interface Context {
+  readonly command: Command;
+  /** Raw text given on the command line, per flag (switches: `undefined`). */
+  readonly given: ReadonlyMap<string, string | undefined>;
+  readonly env: Env;
+  readonly warnings: string[];
+}
+
+function readEnv(env: Env, name: string): string | undefined {
+  const text = env[name]?.trim();
+  return text === "" ? undefined : text;
+}
+
+function resolve<T>(spec: FlagSpec<T>, context: Context): Step<Resolved<T>> {
+  const fallback = (): Step<Resolved<T>> => {
+    if ("value" in spec.initial) {
+      return { ok: true, value: { value: spec.initial.value, source: { kind: "default" } } };
+    }
+    return {
+      ok: false,
+      error: `Missing --${spec.flag}: ${spec.initial.missing} (or set ${envName(spec.flag)})`,
+    };
+  };
+  const applies = spec.onlyFor === undefined || spec.onlyFor === context.command;
+  let text: string | undefined;
+  let source: Source;
+  if (context.given.has(spec.flag)) {
+    if (!applies) {
+      return {
+        ok: false,
+        error: `Flag --${spec.flag} only applies to ${PROGRAM} ${spec.onlyFor}: ` +
+          `run ${PROGRAM} ${spec.onlyFor} ... --${spec.flag} ..., or drop --${spec.flag}`,
+      };
+    }
+    source = { kind: "flag" };
+    text = context.given.get(spec.flag);
+    if (text === undefined) {
+      // A switch on the command line: present means on.
+      return { ok: true, value: { value: true as T, source } };
+    }
+  } else {
+    if (!applies) return fallback(); // from the environment: ignored for other commands
+    const name = envNamesOf(spec as FlagSpec<unknown>).find((name) =>
+      readEnv(context.env, name) !== undefined
+    );
+    if (name === undefined) return fallback();
+    source = { kind: "env", name };
+    text = readEnv(context.env, name) ?? "";
+  }
+  const parsed = spec.parse(text);
+  const who = valueSubject(spec as FlagSpec<unknown>, source, text);
+  if (!parsed.ok) return { ok: false, error: `${parsed.verb} ${who}: ${parsed.detail}` };
+  if (parsed.warning !== undefined) context.warnings.push(`Unusual ${who}: ${parsed.warning}`);
+  return { ok: true, value: { value: parsed.value, source } };
+}
+
+type ResolvedSettings = { readonly [K in keyof Settings]: Resolved<Settings[K]> };
+
+function resolveAll(context: Context): Step<ResolvedSettings> {
+  const out: Record<string, Resolved<unknown>> = {};
+  for (const key of KEYS) {
+    const step = resolve<unknown>(FLAGS[key], context);
+    if (!step.ok) return step;
+    out[key] = step.value;
+  }
+  // Every key of FLAGS, each resolved by its own spec: the shape tsc cannot follow.
+  return { ok: true, value: out as unknown as ResolvedSettings };
+}
+
+/** Rules between flags, checked once every value is valid on its own. */
+function crossCheck(r: ResolvedSettings): string | undefined {
+  const given = (resolved: Resolved<unknown>) => resolved.source.kind !== "default";
+  if (r.timeoutMs.value >= r.probeIntervalMs.value) {
+    return `Conflicting ${subject(FLAGS.timeoutMs, r.timeoutMs.source)} ` +
+      `${quote(formatDuration(r.timeoutMs.value))} and ` +
+      `${subject(FLAGS.probeIntervalMs, r.probeIntervalMs.source)} ` +
+      `${quote(formatDuration(r.probeIntervalMs.value))}: the timeout must be shorter than ` +
+      `the probe interval; lower --timeout or raise --probe-interval`;
+  }
+  if (given(r.recoveryAfterMs) && r.recovery.value === "off") {
+    return `Conflicting ${subject(FLAGS.recoveryAfterMs, r.recoveryAfterMs.source)} ` +
+      `and --recovery "off": --recovery-after has no effect without recovery; ` +
+      `add --recovery reboot or --recovery terminate, or drop --recovery-after`;
+  }
+  if (r.egressCheck.value !== undefined && !r.selfCheck.value) {
+    return `Missing --self-check for ${subject(FLAGS.egressCheck, r.egressCheck.source)}: ` +
+      `the egress check is part of the self-check; ` +
+      `add --self-check, or drop --egress-check`;
+  }
+  return undefined;
+}
+
+/** Warnings for `AWS_NAT_ROUTER_*` variables that no flag reads (typos, old names). */
+function unknownEnvWarnings(env: Env): string[] {
+  const known = new Set(ENV_NAMES);
+  const suffixes = SPECS.map((spec) => envName(spec.flag).slice(ENV_PREFIX.length));
+  return Object.keys(env)
+    .filter((name) => /^AWS_NAT_ROUTER_[A-Z0-9_]*$/.test(name) && !known.has(name))
+    .filter((name) => env[name] !== undefined)
+    .sort()
+    .map((name) => {
+      const guess = closest(name.slice(ENV_PREFIX.length), suffixes);
+      const hint = guess === undefined
+        ? `see ${PROGRAM} --help for the variables it reads`
+        : `did you mean ${ENV_PREFIX}${guess}?`;
+      return `Ignored ${name}: no flag reads it; ${hint}`;
+    });
+}
+
+/**
+ * Reads the command line (without the program name) and the environment. `--help` and
+ * `--version` anywhere before `--` win; otherwise the result is a complete, validated
+ * `Config` or a one-line error message.
+ */
+export function parseConfig(args: readonly string[], env: Env): ParseResult {
+  const terminator = args.indexOf("--");
+  const flags = terminator < 0 ? args : args.slice(0, terminator);
+  if (flags.includes("--help") || flags.includes("-h")) return { ok: true, action: "help" };
+  if (flags.includes("--version")) return { ok: true, action: "version" };
+
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const spec of SPECS) {
+    options[spec.flag] = { type: spec.placeholder === undefined ? "boolean" : "string" };
+  }
+  for (const action of ACTION_FLAGS) {
+    options[action.flag] = action.short === undefined
+      ? { type: "boolean" }
+      : { type: "boolean", short: action.short };
+  }
+  let tokens: Token[];
+  try {
+    tokens =
+      parseArgs({ args: [...args], options, strict: true, allowPositionals: true, tokens: true })
+        .tokens;
+  } catch (error) {
+    return { ok: false, error: explainParseError(error, flags) };
+  }
+
+  const given = new Map<string, string | undefined>();
+  let command: Command = "run";
+  let positionals = 0;
+  let previous: Token | undefined;
+  for (const token of tokens) {
+    if (token.kind === "option") {
+      if (given.has(token.name)) {
+        const first = given.get(token.name);
+        const values = first === undefined || token.value === undefined
+          ? ""
+          : ` (${quote(first)} and ${quote(token.value)})`;
+        return {
+          ok: false,
+          error: `Duplicate flag --${token.name}: given twice${values}; pass it once`,
+        };
+      }
+      given.set(token.name, token.value);
+    } else if (token.kind === "positional") {
+      positionals++;
+      if (positionals === 1 && token.value === "status") {
+        command = "status";
+      } else if (
+        previous?.kind === "option" && previous.value === undefined &&
+        previous.index === token.index - 1
+      ) {
+        return {
+          ok: false,
+          error: `Unexpected argument ${quote(token.value)} after ${previous.rawName}: ` +
+            `${previous.rawName} is a switch and takes no value; drop ${quote(token.value)} ` +
+            `(or set ${envName(previous.name)} in the environment)`,
+        };
+      } else {
+        const guess = closest(token.value.toLowerCase(), ["status"]);
+        const hint = guess === undefined || positionals > 1
+          ? `the only subcommand is status, and flags start with --; run ${PROGRAM} --help for usage`
+          : `did you mean status? Subcommands come first: ${PROGRAM} status --vpc-id ...`;
+        return { ok: false, error: `Unexpected argument ${quote(token.value)}: ${hint}` };
+      }
+    }
+    previous = token;
+  }
+
+  const warnings: string[] = [];
+  const resolved = resolveAll({ command, given, env, warnings });
+  if (!resolved.ok) return { ok: false, error: resolved.error };
+  const conflict = crossCheck(resolved.value);
+  if (conflict !== undefined) return { ok: false, error: conflict };
+
+  const settings = {} as { -readonly [K in keyof Settings]: Settings[K] };
+  const copy = <K extends keyof Settings>(key: K) => {
+    settings[key] = resolved.value[key].value;
+  };
+  for (const key of KEYS) copy(key);
+  return {
+    ok: true,
+    action: "config",
+    config: { command, ...settings },
+    warnings: [...warnings, ...unknownEnvWarnings(env)],
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Help.
+
+/** Splits `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  return [...lines, line];
+}
+
+/** The `--help` text: usage, every flag with its default and variable, and the rules. */
+export function helpText(): string {
+  const rows = [
+    ...SPECS.map((spec) => ({
+      left: `--${spec.flag}${spec.placeholder === undefined ? "" : ` ${spec.placeholder}`}`,
+      text: [
+        spec.description + (spec.onlyFor ? ` (${spec.onlyFor} only).` : "."),
+        `${"value" in spec.initial ? `Default: ${spec.initial.shown}` : "Required"}; ` +
+        `env: ${envNamesOf(spec).join(", then ")}`,
+      ],
+    })),
+    ...ACTION_FLAGS.map((action) => ({
+      left: action.short === undefined ? `--${action.flag}` : `-${action.short}, --${action.flag}`,
+      text: [action.description],
+    })),
+  ];
+  const width = Math.max(...rows.map((row) => row.left.length)) + 2;
+  const pad = " ".repeat(width + 2);
+  const flagLines = rows.flatMap((row) => {
+    const lines = row.text.flatMap((paragraph) => wrap(paragraph, 98 - width));
+    return lines.map((line, i) => (i === 0 ? `  ${row.left.padEnd(width)}` : pad) + line);
+  });
+  const usage = [
+    [`${PROGRAM} --vpc-id ID [flags]`, "Run the controller (on every NAT instance)"],
+    [`${PROGRAM} status --vpc-id ID [flags]`, "Print the NAT instances and route tables once"],
+  ];
+  const usageWidth = Math.max(...usage.map(([left]) => left?.length ?? 0)) + 2;
+  return [
+    `${PROGRAM} keeps the default route (0.0.0.0/0) of every route table tagged`,
+    `${TAG_CLUSTER_ID}=<cluster id> in a VPC on a healthy NAT instance of the cluster.`,
+    "",
+    "Usage:",
+    ...usage.map(([left, text]) => `  ${(left ?? "").padEnd(usageWidth)}${text}`),
+    "",
+    "Flags:",
+    ...flagLines,
+    "",
+    `Every flag can also be set in the environment as ${ENV_PREFIX}<FLAG>; the command line`,
+    "wins over the environment, and an empty variable counts as unset. Switches take no value",
+    "on the command line and read true/false, 1/0 or yes/no from the environment. Durations",
+    "are written like 500ms, 5s, 1m30s or 2h (units: ns, us, ms, s, m, h).",
+    "",
+    "AWS credentials come from the AWS SDK's default chain (environment, shared profile,",
+    "instance role) and are never taken on the command line. The standard AWS_* variables",
+    "work, AWS_ENDPOINT_URL_EC2 included. Exit codes: 0 done, 1 failed, 2 bad input.",
+  ].join("\n");
+}

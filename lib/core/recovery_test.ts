@@ -1,0 +1,97 @@
+/** @module Tests for recovery planning: who gets rebooted or terminated, and when. */
+import assert from "node:assert/strict";
+import type { InstanceHealth } from "./health.ts";
+import type { RecoveryChange } from "../model.ts";
+import { planRecovery, type RecoveryInput } from "./recovery.ts";
+
+function health(healthy: boolean | undefined, since: number): InstanceHealth {
+  return {
+    healthy,
+    successes: healthy ? 1 : 0,
+    failures: healthy ? 0 : 1,
+    since,
+    wasUnhealthy: healthy === false,
+    lastError: healthy ? undefined : "refused",
+    lastLatencyMs: 1,
+  };
+}
+
+const ids = (...instanceIds: string[]) => instanceIds.map((instanceId) => ({ instanceId }));
+
+/** At t = 100 s, with a 60 s wait: i-down has been unhealthy since t = 0. */
+const base: RecoveryInput = {
+  health: new Map([
+    ["i-down", health(false, 0)],
+    ["i-fresh", health(false, 50_000)],
+    ["i-up", health(true, 0)],
+    ["i-new", health(undefined, 0)],
+  ]),
+  instances: ids("i-down", "i-fresh", "i-up", "i-new"),
+  self: "i-up",
+  mode: "reboot",
+  afterMs: 60_000,
+  now: 100_000,
+  lastActions: new Map(),
+};
+
+Deno.test("planRecovery()", async (t) => {
+  const cases: { name: string; input: Partial<RecoveryInput>; expected: RecoveryChange[] }[] = [
+    {
+      name: "planRecovery() reboots an instance unhealthy for at least the waiting time",
+      input: {},
+      expected: [{ action: "reboot", instanceId: "i-down", unhealthyForMs: 100_000 }],
+    },
+    {
+      name: "planRecovery() acts on nothing when recovery is off",
+      input: { mode: "off" },
+      expected: [],
+    },
+    {
+      name: "planRecovery() terminates in terminate mode",
+      input: { mode: "terminate" },
+      expected: [{ action: "terminate", instanceId: "i-down", unhealthyForMs: 100_000 }],
+    },
+    {
+      name: "planRecovery() acts exactly when the waiting time is reached",
+      input: { now: 110_000 },
+      expected: [
+        { action: "reboot", instanceId: "i-down", unhealthyForMs: 110_000 },
+        { action: "reboot", instanceId: "i-fresh", unhealthyForMs: 60_000 },
+      ],
+    },
+    {
+      name: "planRecovery() never acts on the instance it runs on",
+      input: { self: "i-down" },
+      expected: [],
+    },
+    {
+      name: "planRecovery() acts at most once per instance per waiting time",
+      input: { lastActions: new Map([["i-down", 50_000]]) },
+      expected: [],
+    },
+    {
+      name: "planRecovery() acts again once the waiting time since the last action has passed",
+      input: { lastActions: new Map([["i-down", 40_000]]) },
+      expected: [{ action: "reboot", instanceId: "i-down", unhealthyForMs: 100_000 }],
+    },
+    {
+      name: "planRecovery() leaves alone an instance that is no longer running",
+      input: { instances: ids("i-up", "i-new") },
+      expected: [],
+    },
+    {
+      name: "planRecovery() lists changes in instance id order",
+      input: {
+        now: 200_000,
+        instances: ids("i-fresh", "i-new", "i-down"),
+      },
+      expected: [
+        { action: "reboot", instanceId: "i-down", unhealthyForMs: 200_000 },
+        { action: "reboot", instanceId: "i-fresh", unhealthyForMs: 150_000 },
+      ],
+    },
+  ];
+  for (const { name, input, expected } of cases) {
+    await t.step(name, () => assert.deepEqual(planRecovery({ ...base, ...input }), expected));
+  }
+});

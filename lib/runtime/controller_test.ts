@@ -1,0 +1,279 @@
+import assert from "node:assert/strict";
+import { route } from "../../tests/fixtures.ts";
+import { realClock } from "../adapters/clock.ts";
+import { Controller, type ControllerSettings } from "./controller.ts";
+import { type Ec2, Ec2Error, type RouteWrite } from "../adapters/ec2.ts";
+import { memoryLogger } from "../adapters/log.ts";
+import type { NatInstance, RouteTable } from "../model.ts";
+import type { Probe } from "../adapters/probe.ts";
+
+const SETTINGS: ControllerSettings = {
+  vpcId: "vpc-0123abcd",
+  clusterId: "squid",
+  ec2Election: false,
+  intervalMs: 5000,
+  probeIntervalMs: 10,
+  fall: 1,
+  rise: 1,
+  failbackDelayMs: 0,
+  public: false,
+  dryRun: false,
+  recovery: "off",
+  recoveryAfterMs: 60_000,
+  fallbackNatGateway: undefined,
+};
+
+function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
+  return {
+    instanceId: `i-0000000${n}`,
+    zone,
+    launchTime,
+    privateIp: `127.0.1.${n}`,
+    publicIp: undefined,
+    sourceDestCheck: false,
+    networkInterfaces: [{
+      networkInterfaceId: `eni-0000000${n}`,
+      deviceIndex: 0,
+      sourceDestCheck: false,
+    }],
+  };
+}
+
+function table(n: number, zone: string | undefined, target?: number): RouteTable {
+  return {
+    routeTableId: `rtb-0000000${n}`,
+    zone,
+    defaultRoute: target === undefined ? undefined : route({
+      instanceId: `i-0000000${target}`,
+      networkInterfaceId: `eni-0000000${target}`,
+    }),
+  };
+}
+
+/** An in-memory EC2 that records writes and can fail chosen calls. */
+function fakeEc2(instances: NatInstance[], tables: RouteTable[]) {
+  const writes: string[] = [];
+  const failures = new Map<string, Ec2Error>();
+  const write = (action: "CreateRoute" | "ReplaceRoute") => (w: RouteWrite) => {
+    const key = `${action} ${w.routeTableId}`;
+    const failure = failures.get(key);
+    failures.delete(key);
+    if (failure) return Promise.reject(failure);
+    writes.push(`${key} -> ${w.networkInterfaceId}`);
+    return Promise.resolve();
+  };
+  const ec2: Ec2 = {
+    describeInstances: () => Promise.resolve({ items: instances, skipped: [], calls: 1 }),
+    describeRouteTables: () => Promise.resolve({ items: tables, skipped: [], calls: 1 }),
+    createRoute: write("CreateRoute"),
+    replaceRoute: write("ReplaceRoute"),
+    disableSourceDestCheck: (c) => {
+      writes.push(`DisableSourceDestCheck ${c.instanceId}`);
+      return Promise.resolve();
+    },
+    rebootInstance: () => Promise.resolve(),
+    terminateInstance: () => Promise.resolve(),
+  };
+  return { ec2, writes, failures };
+}
+
+const probeWith = (unhealthy: Set<string>): Probe => ({ instanceId }) =>
+  Promise.resolve({
+    instanceId,
+    healthy: !unhealthy.has(instanceId),
+    error: unhealthy.has(instanceId) ? "refused" : undefined,
+    latencyMs: 1,
+  });
+
+function controller(
+  fake: ReturnType<typeof fakeEc2>,
+  options: { unhealthy?: Set<string>; settings?: Partial<ControllerSettings>; self?: string } = {},
+) {
+  const log = memoryLogger();
+  const c = new Controller({ ...SETTINGS, ...options.settings }, {
+    ec2: fake.ec2,
+    probe: probeWith(options.unhealthy ?? new Set()),
+    log,
+    clock: realClock,
+    self: options.self,
+  });
+  return { c, log };
+}
+
+Deno.test("Controller.runOnce()", async (t) => {
+  await t.step("creates missing default routes toward same-zone NATs", async () => {
+    const fake = fakeEc2([nat(1, "a"), nat(2, "b")], [table(1, "a"), table(2, "b", 1)]);
+    const { c, log } = controller(fake);
+    const outcome = await c.runOnce();
+    assert.equal(outcome.ok, true);
+    assert.deepEqual(fake.writes, [
+      "CreateRoute rtb-00000001 -> eni-00000001",
+      "ReplaceRoute rtb-00000002 -> eni-00000002",
+    ]);
+    assert.equal(log.lines.filter((l) => l.includes("route.created")).length, 1);
+    assert.match(
+      log.lines.find((l) => l.includes("route.replaced")) ?? "",
+      /reason=zone_preference/,
+    );
+  });
+
+  await t.step("changes nothing when every route is already right", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 1)]);
+    const { c } = controller(fake);
+    assert.equal((await c.runOnce()).ok, true);
+    assert.deepEqual(fake.writes, []);
+  });
+
+  await t.step("in --dry-run logs each change and writes nothing", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a", 9)]);
+    const { c, log } = controller(fake, { settings: { dryRun: true } });
+    assert.equal((await c.runOnce()).ok, true);
+    assert.deepEqual(fake.writes, []);
+    assert.equal(log.lines.filter((l) => /route\.planned dry_run=true/.test(l)).length, 2);
+  });
+
+  await t.step("answers RouteAlreadyExists with ReplaceRoute", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a")]);
+    fake.failures.set(
+      "CreateRoute rtb-00000001",
+      new Ec2Error("CreateRoute", "RouteAlreadyExists", "exists", 400),
+    );
+    const { c } = controller(fake);
+    assert.equal((await c.runOnce()).ok, true);
+    assert.deepEqual(fake.writes, ["ReplaceRoute rtb-00000001 -> eni-00000001"]);
+  });
+
+  await t.step("answers ReplaceRoute's missing-route error with CreateRoute", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 9)]);
+    fake.failures.set(
+      "ReplaceRoute rtb-00000001",
+      new Ec2Error(
+        "ReplaceRoute",
+        "InvalidParameterValue",
+        "There is no route defined for '0.0.0.0/0' in the route table. Use CreateRoute instead.",
+        400,
+      ),
+    );
+    const { c } = controller(fake);
+    assert.equal((await c.runOnce()).ok, true);
+    assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"]);
+  });
+
+  await t.step("goes on after one failed change and reports the cycle failed", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a")]);
+    fake.failures.set(
+      "CreateRoute rtb-00000001",
+      new Ec2Error("CreateRoute", "UnauthorizedOperation", "not allowed", 403),
+    );
+    const { c, log } = controller(fake);
+    assert.equal((await c.runOnce()).ok, false);
+    assert.deepEqual(fake.writes, ["CreateRoute rtb-00000002 -> eni-00000001"]);
+    assert.match(
+      log.lines.join("\n"),
+      /route\.failed route_table_id=rtb-00000001 .*code=UnauthorizedOperation/,
+    );
+  });
+
+  await t.step("moves tables off an unhealthy NAT to the least-loaded healthy one", async () => {
+    const fake = fakeEc2([nat(1, "a"), nat(2, "b"), nat(3, "c")], [
+      table(1, "a", 1),
+      table(2, "a", 1),
+      table(3, "b", 2),
+    ]);
+    const { c } = controller(fake, { unhealthy: new Set(["i-00000001"]) });
+    await c.runOnce();
+    assert.deepEqual(fake.writes, [
+      "ReplaceRoute rtb-00000001 -> eni-00000003",
+      "ReplaceRoute rtb-00000002 -> eni-00000002",
+    ]);
+  });
+
+  await t.step("leaves routes alone and logs an error when no NAT is healthy", async () => {
+    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 1)]);
+    const { c, log } = controller(fake, { unhealthy: new Set(["i-00000001"]) });
+    assert.equal((await c.runOnce()).ok, false);
+    assert.deepEqual(fake.writes, []);
+    assert.match(log.lines.join("\n"), /ERROR allocation\.no_healthy_nat route_tables=1/);
+  });
+
+  await t.step("as a follower writes nothing and logs whom it follows", async () => {
+    const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a")]);
+    const { c, log } = controller(fake, { settings: { ec2Election: true }, self: "i-00000002" });
+    const outcome = await c.runOnce();
+    assert.equal(outcome.leader, "i-00000001");
+    assert.deepEqual(fake.writes, []);
+    assert.match(
+      log.lines.join("\n"),
+      /leader\.changed leader=i-00000001 self=i-00000002 role=follower/,
+    );
+  });
+
+  await t.step("takes over when it sees the older leader unhealthy", async () => {
+    const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
+    const { c } = controller(fake, {
+      settings: { ec2Election: true },
+      self: "i-00000002",
+      unhealthy: new Set(["i-00000001"]),
+    });
+    assert.equal((await c.runOnce()).leader, "i-00000002");
+    assert.deepEqual(fake.writes, ["ReplaceRoute rtb-00000001 -> eni-00000002"]);
+  });
+
+  await t.step("disables a source/destination check that is still on", async () => {
+    const withCheck = { ...nat(1, "a"), sourceDestCheck: true };
+    const fake = fakeEc2([withCheck], [table(1, "a", 1)]);
+    const { c } = controller(fake);
+    await c.runOnce();
+    assert.deepEqual(fake.writes, ["DisableSourceDestCheck i-00000001"]);
+  });
+});
+
+Deno.test("a route write that fails transiently is retried; a client error is not", async () => {
+  const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a")]);
+  fake.failures.set(
+    "CreateRoute rtb-00000001",
+    new Ec2Error("CreateRoute", "TypeError", "connection reset", undefined),
+  );
+  fake.failures.set(
+    "CreateRoute rtb-00000002",
+    new Ec2Error("CreateRoute", "InvalidRouteTableID.NotFound", "gone", 400),
+  );
+  const { c, log } = controller(fake);
+  assert.equal((await c.runOnce()).ok, false, "the client error fails the cycle");
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"]);
+  assert.match(
+    log.lines.join("\n"),
+    /route\.failed route_table_id=rtb-00000002 .*code=InvalidRouteTableID\.NotFound/,
+  );
+});
+
+Deno.test("a node that takes over again sees the other leader's writes, not its own old ones", async () => {
+  const tables = [table(1, "a", 1)];
+  const fake = fakeEc2([nat(1, "a"), nat(2, "a")], tables);
+  const unhealthy = new Set(["i-00000001"]);
+  const log = memoryLogger();
+  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+    ec2: fake.ec2,
+    probe: probeWith(unhealthy),
+    log,
+    clock: realClock,
+    self: "i-00000002",
+  });
+  const cycle = async () => {
+    assert.ok(await c.discover());
+    await c.probeRound();
+    await c.reconcile("discovery");
+  };
+  await cycle(); // i-1 down: i-2 leads and takes rtb-1
+  assert.deepEqual(fake.writes, ["ReplaceRoute rtb-00000001 -> eni-00000002"]);
+  unhealthy.clear(); // i-1 back: it leads again and moves rtb-1 back behind our back
+  tables[0] = table(1, "a", 1);
+  await cycle();
+  await cycle();
+  unhealthy.add("i-00000001"); // i-1 down again, within the write-trust window
+  await cycle();
+  assert.deepEqual(fake.writes, [
+    "ReplaceRoute rtb-00000001 -> eni-00000002",
+    "ReplaceRoute rtb-00000001 -> eni-00000002",
+  ], "the second takeover moves rtb-1 at once");
+});
