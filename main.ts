@@ -10,7 +10,7 @@
  */
 import { realClock } from "./lib/adapters/clock.ts";
 import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config.ts";
-import { Controller } from "./lib/runtime/controller.ts";
+import { Controller, type ControllerSettings } from "./lib/runtime/controller.ts";
 import { createCredentialChain } from "./lib/adapters/credentials.ts";
 import { createEc2 } from "./lib/adapters/ec2.ts";
 import { createLogger, type Logger } from "./lib/adapters/log.ts";
@@ -63,7 +63,7 @@ interface Telemetry {
 function startMetrics(config: Config, log: Logger): Telemetry | undefined {
   const listen = config.metricsListen;
   if (listen === undefined) return undefined;
-  const metrics = createRouterMetrics({ version: VERSION, ec2Election: config.ec2Election });
+  const metrics = createRouterMetrics({ version: VERSION });
   const telemetry: Telemetry = { metrics, view: undefined, close: () => Promise.resolve() };
   try {
     const server = serveMetrics({
@@ -188,7 +188,7 @@ async function route(
     ...(telemetry ? { onCall: telemetry.metrics.onEc2Call } : {}),
   });
   try {
-    const controller = new Controller(config, {
+    const controller = new Controller(settingsOf(config), {
       ec2,
       probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
       log,
@@ -197,7 +197,15 @@ async function route(
       ...(telemetry ? { observer: telemetry.metrics.observer } : {}),
     });
     if (telemetry) {
-      telemetry.view = () => ({ ...controller.view(), self: identity?.instanceId });
+      telemetry.view = () => {
+        const { view, decision } = controller.snapshot();
+        return {
+          instances: view?.instances ?? [],
+          routeTables: view?.routeTables ?? [],
+          health: view?.health ?? new Map(),
+          decision,
+        };
+      };
     }
     if (config.once) {
       const outcome = await controller.runOnce();
@@ -222,6 +230,11 @@ async function route(
   } finally {
     ec2.destroy();
   }
+}
+
+/** The controller's settings: the configuration plus the windows derived from it. */
+function settingsOf(config: Config): ControllerSettings {
+  return { ...config, writeTrustMs: 2 * config.intervalMs };
 }
 
 function requestTimeoutMs(config: Config): number {
@@ -275,7 +288,7 @@ async function status(
     requestTimeoutMs: requestTimeoutMs(config),
   });
   try {
-    const controller = new Controller({ ...config, dryRun: true }, {
+    const controller = new Controller({ ...settingsOf(config), dryRun: true }, {
       ec2,
       probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
       log,
@@ -283,15 +296,12 @@ async function status(
       self: undefined,
     });
     const decision = await controller.preview(); // never applies anything
-    if (!decision) {
-      const { instances, health } = controller.view();
-      const pending = instances.filter((i) => health.get(i.instanceId)?.healthy === undefined);
-      if (pending.length > 0) { // otherwise discovery.failed said why
-        log.error("status.undecided", {
-          instances: pending.map((i) => i.instanceId).join(","),
-          fix: "their health checks disagree from one probe to the next; run status again",
-        });
-      }
+    if (!decision) return 1; // discovery.failed said why
+    if (!decision.decided) {
+      log.error("status.undecided", {
+        instances: decision.pending.join(","),
+        fix: "their health checks disagree from one probe to the next; run status again",
+      });
       return 1;
     }
     const report = statusReport(decision, config);

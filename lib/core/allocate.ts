@@ -21,7 +21,6 @@
  * - No candidate at all: no allocation (the caller leaves the routes as they are).
  */
 import { compareIds } from "./election.ts";
-import { routeTargetId } from "./plan.ts";
 import type {
   Allocation,
   Candidate,
@@ -290,43 +289,6 @@ function moveReason(current: Current, target: string, fleet: Fleet): MoveReason 
   if (holder === undefined) return "nat_unhealthy";
   const zone = servedZone(table, fleet);
   return zone !== undefined && holder.zone !== zone ? "zone_preference" : "rebalance";
-}
-
-/** A route's identity for change detection: its target and whether it is blackholed. */
-function routeKey(table: RouteTable): string {
-  const route = table.defaultRoute;
-  return route ? `${routeTargetId(route)}/${route.state}` : "";
-}
-
-/**
- * Notes when each route table's default route was seen to change between two views (by
- * this router or anyone else); forgets tables that are gone. The first view notes nothing.
- */
-export function noteChanges(
-  changedAt: ReadonlyMap<string, number>,
-  before: readonly RouteTable[] | undefined,
-  after: readonly RouteTable[],
-  now: number,
-): Map<string, number> {
-  const previous = new Map((before ?? []).map((table) => [table.routeTableId, routeKey(table)]));
-  const next = new Map<string, number>();
-  for (const table of after) {
-    const was = previous.get(table.routeTableId);
-    const at = before !== undefined && was !== undefined && was !== routeKey(table)
-      ? now
-      : changedAt.get(table.routeTableId);
-    if (at !== undefined) next.set(table.routeTableId, at);
-  }
-  return next;
-}
-
-/** The route tables whose default route changed less than `windowMs` ago. */
-export function recentlyChanged(
-  changedAt: ReadonlyMap<string, number>,
-  now: number,
-  windowMs: number,
-): Set<string> {
-  return new Set([...changedAt].filter(([, at]) => now - at < windowMs).map(([id]) => id));
 }
 
 /**

@@ -7,8 +7,6 @@ import {
   type AllocateOptions,
   holdDown,
   interfaceOwners,
-  noteChanges,
-  recentlyChanged,
   routeInstanceId,
 } from "./allocate.ts";
 import { compareIds } from "./election.ts";
@@ -642,31 +640,6 @@ Deno.test("hold-down against ping-pong", async (t) => {
       otherTarget: undefined,
       state: "active",
     },
-  });
-
-  await t.step(
-    "noteChanges() notes a changed target, keeps old notes, ignores the first view",
-    () => {
-      const first = noteChanges(new Map(), undefined, [tableOn("rtb-1", "i-a")], 100);
-      assert.equal(first.size, 0);
-      const second = noteChanges(first, [tableOn("rtb-1", "i-a"), tableOn("rtb-2", "i-a")], [
-        tableOn("rtb-1", "i-b"),
-        tableOn("rtb-2", "i-a"),
-      ], 200);
-      assert.deepEqual([...second], [["rtb-1", 200]]);
-      const third = noteChanges(second, [tableOn("rtb-1", "i-b")], [tableOn("rtb-1", "i-b")], 300);
-      assert.deepEqual([...third], [["rtb-1", 200]], "an unchanged route keeps its note");
-      assert.equal(
-        noteChanges(third, [tableOn("rtb-1", "i-b")], [], 400).size,
-        0,
-        "gone tables drop",
-      );
-    },
-  );
-
-  await t.step("recentlyChanged() keeps only changes inside the window", () => {
-    const notes = new Map([["rtb-1", 1000], ["rtb-2", 5000]]);
-    assert.deepEqual([...recentlyChanged(notes, 6000, 2000)], ["rtb-2"]);
   });
 
   await t.step(

@@ -11,11 +11,25 @@ import {
   type MoveReason,
   type NatInstance,
   type NetworkInterface,
+  type RecoveryChange,
   type RouteChange,
   type RouteTable,
   type Skipped,
   type SourceDestCheckChange,
 } from "../model.ts";
+
+/** Every change one reconcile makes, as plain data. */
+export interface Plan {
+  readonly routes: readonly RouteChange[];
+  readonly sourceDestChecks: readonly SourceDestCheckChange[];
+  readonly recoveries: readonly RecoveryChange[];
+}
+
+export const EMPTY_PLAN: Plan = { routes: [], sourceDestChecks: [], recoveries: [] };
+
+export function isEmptyPlan(plan: Plan): boolean {
+  return plan.routes.length + plan.sourceDestChecks.length + plan.recoveries.length === 0;
+}
 
 export interface RoutePlan {
   /** Sorted by route table id. */

@@ -26,36 +26,9 @@
  * only when it moves.
  */
 import { interfaceOwners, routeInstanceId } from "./allocate.ts";
-import type { HealthState } from "./health.ts";
-import type {
-  Allocation,
-  Candidate,
-  MoveReason,
-  NatInstance,
-  RecoveryChange,
-  RouteChange,
-  RouteTable,
-  Skipped,
-  SourceDestCheckChange,
-} from "../model.ts";
+import type { Decision } from "./decide.ts";
+import type { MoveReason } from "../model.ts";
 import { routeTargetId } from "./plan.ts";
-
-/** The parts of a controller `Decision` the report reads. */
-export interface StatusInput {
-  readonly now: number;
-  readonly instances: readonly NatInstance[];
-  readonly routeTables: readonly RouteTable[];
-  readonly health: HealthState;
-  readonly candidates: readonly Candidate[];
-  readonly leader: string | undefined;
-  readonly allocations: readonly Allocation[];
-  readonly plan: {
-    readonly routes: readonly RouteChange[];
-    readonly sourceDestChecks: readonly SourceDestCheckChange[];
-    readonly recoveries: readonly RecoveryChange[];
-  };
-  readonly skipped: readonly Skipped[];
-}
 
 export type NatHealth = "healthy" | "recovering" | "unhealthy" | "unknown";
 
@@ -118,7 +91,7 @@ const NO_HEALTHY_NAT = "no healthy NAT instance: left as it is";
 
 /** The report of what a cycle would see and decide. */
 export function statusReport(
-  decision: StatusInput,
+  decision: Decision,
   cluster: { readonly vpcId: string; readonly clusterId: string },
 ): StatusReport {
   const recovering = new Set(
@@ -146,8 +119,8 @@ export function statusReport(
     });
 
   // A cycle with no healthy NAT instance and no route to plan (e.g. to a fallback gateway)
-  // changes nothing at all, source/dest checks included: as controller.ts does.
-  const idle = decision.candidates.length === 0 && decision.plan.routes.length === 0;
+  // changes nothing at all, source/dest checks included.
+  const idle = decision.idle;
   const allocations = new Map(decision.allocations.map((a) => [a.routeTableId, a]));
   const skipped = new Map(decision.skipped.map((s) => [s.resourceId, s.reason]));
   const owners = interfaceOwners(decision.instances);
@@ -172,7 +145,7 @@ export function statusReport(
     });
 
   const currentOf = new Map(routeTables.map((row) => [row.routeTableId, row.current]));
-  const plan = idle ? { routes: [], sourceDestChecks: [], recoveries: [] } : decision.plan;
+  const plan = decision.plan;
   return {
     vpcId: cluster.vpcId,
     clusterId: cluster.clusterId,

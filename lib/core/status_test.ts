@@ -1,17 +1,15 @@
 /** @module Tests for the `status` report: what it says, and its table and JSON forms. */
 import assert from "node:assert/strict";
 import { route } from "../../tests/fixtures.ts";
-import { allocate } from "./allocate.ts";
-import { electLeader } from "./election.ts";
-import { candidates, type HealthState, type InstanceHealth } from "./health.ts";
+import { decide as decideCycle, type Decision } from "./decide.ts";
+import type { HealthState, InstanceHealth } from "./health.ts";
+import { freshMemory } from "./memory.ts";
 import type { DefaultRoute, NatInstance, RouteTable } from "../model.ts";
-import { planRoutes, planSourceDestChecks } from "./plan.ts";
 import {
   alignColumns,
   changeCount,
   formatStatusJson,
   formatStatusTable,
-  type StatusInput,
   statusReport,
 } from "./status.ts";
 
@@ -50,32 +48,30 @@ function verdict(
   };
 }
 
-/** What a cycle decides, built with the real core functions the controller uses. */
+/** What a cycle decides: the real `decide()`, for a node with no history. */
 function decide(
   instances: readonly NatInstance[],
   routeTables: readonly RouteTable[],
   health: HealthState,
-): StatusInput {
-  const options = { fall: 2, rise: 2, failbackDelayMs: 30_000 };
-  const offered = candidates(health, instances, NOW, options);
-  const ids = new Set(offered.map((c) => c.instanceId));
-  const allocations = allocate(routeTables, offered, { instances });
-  const routes = planRoutes(routeTables, allocations, instances);
-  return {
-    now: NOW,
-    instances,
-    routeTables,
-    health,
-    candidates: offered,
-    leader: electLeader(instances.filter((i) => ids.has(i.instanceId))),
-    allocations,
-    plan: {
-      routes: routes.changes,
-      sourceDestChecks: planSourceDestChecks(instances),
-      recoveries: [],
+): Decision {
+  const decision = decideCycle({
+    view: { instances, routeTables, health, generation: 1 },
+    memory: freshMemory(),
+    settings: {
+      ec2Election: false,
+      fall: 2,
+      rise: 2,
+      failbackDelayMs: 30_000,
+      recovery: "off",
+      recoveryAfterMs: 60_000,
+      fallbackNatGateway: undefined,
+      writeTrustMs: 10_000,
     },
-    skipped: routes.skipped,
-  };
+    self: undefined,
+    now: NOW,
+  });
+  assert.ok(decision.decided, "every NAT instance of the example has a verdict");
+  return decision;
 }
 
 const A1 = nat("i-0000000a1", "us-east-1a", 3);

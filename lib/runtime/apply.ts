@@ -13,12 +13,7 @@ import {
 } from "../adapters/ec2.ts";
 import type { Logger } from "../adapters/log.ts";
 import type { RecoveryChange, RouteChange, SourceDestCheckChange } from "../model.ts";
-
-export interface Plan {
-  readonly routes: readonly RouteChange[];
-  readonly sourceDestChecks: readonly SourceDestCheckChange[];
-  readonly recoveries: readonly RecoveryChange[];
-}
+import type { Plan } from "../core/plan.ts";
 
 export interface Failure<T> {
   readonly change: T;
@@ -42,12 +37,6 @@ export interface ApplyOptions {
   readonly concurrency?: number;
   /** Called after each route write that reached EC2 (for metrics). */
   readonly onRouteChanged?: (change: RouteChange) => void;
-}
-
-export const EMPTY_PLAN: Plan = { routes: [], sourceDestChecks: [], recoveries: [] };
-
-export function isEmptyPlan(plan: Plan): boolean {
-  return plan.routes.length + plan.sourceDestChecks.length + plan.recoveries.length === 0;
 }
 
 /** Runs `task` over `items` with at most `limit` in flight, skipping what is left once stopped. */

@@ -1,60 +1,50 @@
 /**
- * @module The runtime: one controller per process. Discovery (the two Describe calls) runs
- * every `interval`; each instance is probed on its own loop every `probeInterval` (a probe
- * that disagrees with the verdict is confirmed after half that); a health transition
- * reconciles at once. A reconcile reads the view, decides with the pure core (election,
- * allocation, planning) and applies the plan through `apply.ts`. Reconciles never overlap.
+ * @module The controller loop, one per process: discover → decide → apply → remember, one pass
+ * per reconcile, never re-entered. Discovery (the two Describe calls) runs every `interval`;
+ * each instance is probed on its own loop every `probeInterval` (a probe that disagrees with
+ * the verdict is confirmed after half that); a health transition reconciles at once, and so
+ * does the decision's `settleAt`. Every decision is the pure `decide()` of `core/decide.ts`;
+ * what woke a reconcile is only a log field. Reconciles never overlap: requests made while
+ * one runs coalesce into one more.
  */
-import { applyFallback } from "../core/fallback.ts";
-import { applyPlan, type ApplyResult, EMPTY_PLAN, isEmptyPlan, type Plan } from "./apply.ts";
-import { allocate, holdDown, noteChanges, recentlyChanged } from "../core/allocate.ts";
 import type { Clock } from "../adapters/clock.ts";
-import type { FallbackNatGateway } from "../core/config.ts";
 import type { Ec2 } from "../adapters/ec2.ts";
 import { toEc2Error } from "../adapters/ec2.ts";
-import { electLeader } from "../core/election.ts";
+import type { Logger } from "../adapters/log.ts";
+import type { Probe } from "../adapters/probe.ts";
+import {
+  decide,
+  type DecideSettings,
+  type Decision,
+  type Undecided,
+  type View,
+} from "../core/decide.ts";
 import {
   allDecided,
-  candidates,
   type HealthOptions,
-  type HealthState,
   needsConfirmation,
-  nextSettleTime,
   observe,
   retain,
 } from "../core/health.ts";
-import type { Logger } from "../adapters/log.ts";
-import type {
-  Allocation,
-  Candidate,
-  NatInstance,
-  ProbeResult,
-  RecoveryMode,
-  RouteChange,
-  RouteTable,
-  Skipped,
-  SourceDestCheckChange,
-} from "../model.ts";
-import { applyRouteChanges, planRoutes, planSourceDestChecks } from "../core/plan.ts";
-import type { Probe } from "../adapters/probe.ts";
-import { planRecovery } from "../core/recovery.ts";
-import { overlayRecentWrites, type RecentWrite, rememberWrites } from "../core/recent_writes.ts";
+import {
+  freshMemory,
+  type Memory,
+  rememberApplied,
+  rememberDiscovery,
+  rememberRole,
+} from "../core/memory.ts";
+import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
+import type { NatInstance, ProbeResult, RouteChange, Skipped } from "../model.ts";
+import { applyPlan, type ApplyResult } from "./apply.ts";
 
 /** What the controller needs from the configuration. */
-export interface ControllerSettings {
+export interface ControllerSettings extends DecideSettings {
   readonly vpcId: string;
   readonly clusterId: string;
-  readonly ec2Election: boolean;
   readonly intervalMs: number;
   readonly probeIntervalMs: number;
-  readonly fall: number;
-  readonly rise: number;
-  readonly failbackDelayMs: number;
   readonly public: boolean;
   readonly dryRun: boolean;
-  readonly recovery: RecoveryMode;
-  readonly recoveryAfterMs: number;
-  readonly fallbackNatGateway: FallbackNatGateway | undefined;
 }
 
 export interface ControllerDeps {
@@ -77,21 +67,6 @@ export interface ControllerObserver {
   cycle?(info: { readonly durationMs: number; readonly ok: boolean; readonly at: number }): void;
 }
 
-/** What a reconcile decided, before acting. */
-export interface Decision {
-  readonly now: number;
-  readonly instances: readonly NatInstance[];
-  readonly routeTables: readonly RouteTable[];
-  readonly health: HealthState;
-  readonly candidates: readonly Candidate[];
-  readonly leader: string | undefined;
-  /** Whether this node acts on it (always without election; only the leader with it). */
-  readonly acting: boolean;
-  readonly allocations: readonly Allocation[];
-  readonly plan: Plan;
-  readonly skipped: readonly Skipped[];
-}
-
 /** What one reconcile decided and did. */
 export interface CycleOutcome {
   readonly acted: boolean;
@@ -102,30 +77,31 @@ export interface CycleOutcome {
   readonly ok: boolean;
 }
 
+/** What woke a reconcile: logged, never an input to the decision. */
 type Trigger = "discovery" | "health" | "settle" | "once";
 
+/** What the controller holds now: its view, its memory and its latest decision. */
+export interface Snapshot {
+  readonly view: View | undefined;
+  readonly memory: Memory;
+  readonly decision: Decision | undefined;
+}
+
 export class Controller {
-  #instances: readonly NatInstance[] | undefined;
-  #routeTables: readonly RouteTable[] | undefined;
-  #health: HealthState = new Map();
+  #view: View | undefined;
+  #memory: Memory = freshMemory();
+  /** The latest complete decision (for metrics, `status` and the heartbeat). */
+  #decision: Decision | undefined;
   #leader: string | undefined = undefined;
   #leaderLogged = false;
-  #recentWrites: ReadonlyMap<string, RecentWrite> = new Map();
-  #recoveries = new Map<string, number>();
-  /** When `run()` started; `undefined` for `--once` and `status`. */
-  #startedAt: number | undefined;
-  /** Whether the last reconcile found this node acting (to notice becoming leader). */
-  #wasActing = false;
-  /** When each route table's default route was last seen to change (by anyone). */
-  #changedAt = new Map<string, number>();
-  #sourceDestChecks = new Map<string, number>();
-  #warned = new Set<string>();
+  #readyLogged = false;
+  /** Skipped resources already warned about, by source, so each is logged once. */
+  #warned = { discovery: new Set<string>(), decision: new Set<string>() };
   #probeLoops = new Map<string, { stop: AbortController; done: Promise<void> }>();
   #reconciling: Promise<CycleOutcome> | undefined;
   #again: Trigger | undefined;
   #settleTimer: ReturnType<typeof setTimeout> | undefined;
   #stop = new AbortController();
-  #firstCycleLogged = false;
   /** Health transitions reconcile at once in the daemon; `--once` reconciles after all verdicts. */
   #reconcileOnTransition = false;
 
@@ -145,24 +121,27 @@ export class Controller {
         ec2.describeInstances(query),
         ec2.describeRouteTables(query),
       ]);
-      this.#warnSkipped([...instances.skipped, ...routeTables.skipped]);
-      this.#instances = [...instances.items].sort((a, b) =>
-        a.instanceId.localeCompare(b.instanceId)
-      );
-      const now = clock.now();
-      const overlaid = overlayRecentWrites(
+      this.#warnSkipped("discovery", [...instances.skipped, ...routeTables.skipped]);
+      const sorted = [...instances.items].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+      const ids = sorted.map((i) => i.instanceId);
+      const remembered = rememberDiscovery(
+        this.#memory,
+        this.#view?.routeTables,
         routeTables.items,
-        this.#recentWrites,
-        now,
-        2 * this.settings.intervalMs,
+        ids,
+        clock.now(),
+        this.settings,
       );
-      this.#recentWrites = overlaid.recentWrites;
-      this.#changedAt = noteChanges(this.#changedAt, this.#routeTables, overlaid.routeTables, now);
-      this.#routeTables = overlaid.routeTables;
-      this.#health = retain(this.#health, this.#instances.map((i) => i.instanceId));
+      this.#memory = remembered.memory;
+      this.#view = {
+        instances: sorted,
+        routeTables: remembered.routeTables,
+        health: retain(this.#view?.health ?? new Map(), ids),
+        generation: (this.#view?.generation ?? 0) + 1,
+      };
       log.debug("discovery.done", {
-        instances: this.#instances.length,
-        route_tables: this.#routeTables.length,
+        instances: sorted.length,
+        route_tables: remembered.routeTables.length,
         skipped: instances.skipped.length + routeTables.skipped.length,
         calls: instances.calls + routeTables.calls,
       });
@@ -175,15 +154,14 @@ export class Controller {
   }
 
   /** Logs each skipped resource once (again only after it was fine in between). */
-  #warnSkipped(skipped: readonly Skipped[]): void {
+  #warnSkipped(source: "discovery" | "decision", skipped: readonly Skipped[]): void {
     const current = new Set(skipped.map((s) => `${s.resourceId}\u0000${s.reason}`));
     for (const s of skipped) {
-      const key = `${s.resourceId}\u0000${s.reason}`;
-      if (!this.#warned.has(key)) {
+      if (!this.#warned[source].has(`${s.resourceId}\u0000${s.reason}`)) {
         this.deps.log.warn("resource.skipped", { resource_id: s.resourceId, reason: s.reason });
       }
     }
-    this.#warned = current;
+    this.#warned[source] = current;
   }
 
   #address(instance: NatInstance): string | undefined {
@@ -193,13 +171,14 @@ export class Controller {
   /** Records one probe result; logs and reconciles on a health transition. */
   #record(result: ProbeResult): void {
     const { log, clock } = this.deps;
+    if (!this.#view) return;
     const { state, transitions } = observe(
-      this.#health,
+      this.#view.health,
       [result],
       clock.now(),
       this.#healthOptions,
     );
-    this.#health = state;
+    this.#view = { ...this.#view, health: state };
     this.deps.observer?.probed?.(result);
     for (const t of transitions) {
       this.deps.observer?.healthChanged?.(t.instanceId, t.healthy);
@@ -217,7 +196,7 @@ export class Controller {
 
   /** Probes every known instance once, concurrently. */
   async probeRound(only?: (instanceId: string) => boolean): Promise<void> {
-    const instances = (this.#instances ?? []).filter((i) => !only || only(i.instanceId));
+    const instances = (this.#view?.instances ?? []).filter((i) => !only || only(i.instanceId));
     await Promise.all(instances.map(async (instance) => {
       this.#record(
         await this.deps.probe({
@@ -230,7 +209,7 @@ export class Controller {
 
   /** Starts a probe loop for each new instance and stops those of vanished ones. */
   #syncProbeLoops(): void {
-    const known = new Set((this.#instances ?? []).map((i) => i.instanceId));
+    const known = new Set((this.#view?.instances ?? []).map((i) => i.instanceId));
     for (const [id, loop] of this.#probeLoops) {
       if (!known.has(id)) {
         loop.stop.abort();
@@ -247,13 +226,13 @@ export class Controller {
   async #probeLoop(instanceId: string, signal: AbortSignal): Promise<void> {
     const { clock, probe } = this.deps;
     while (!signal.aborted) {
-      const instance = this.#instances?.find((i) => i.instanceId === instanceId);
+      const instance = this.#view?.instances.find((i) => i.instanceId === instanceId);
       if (!instance) return;
       const started = clock.now();
       const result = await probe({ instanceId, address: this.#address(instance) });
       if (signal.aborted) return;
       this.#record(result);
-      const period = needsConfirmation(this.#health, instanceId)
+      const period = this.#view && needsConfirmation(this.#view.health, instanceId)
         ? this.settings.probeIntervalMs / 2
         : this.settings.probeIntervalMs;
       await clock.sleep(started + period - clock.now(), signal);
@@ -292,69 +271,37 @@ export class Controller {
     });
   }
 
-  /**
-   * Everything a reconcile decides from the current view, without side effects (also what
-   * `status` prints). `undefined` until there is a view and every instance has a verdict.
-   */
-  decide(now: number = this.deps.clock.now()): Decision | undefined {
-    const instances = this.#instances;
-    const routeTables = this.#routeTables;
-    if (!instances || !routeTables) return undefined;
-    if (!allDecided(this.#health, instances.map((i) => i.instanceId))) return undefined;
-    const { self } = this.deps;
-    const offered = candidates(this.#health, instances, now, this.#healthOptions);
-    const healthyIds = new Set(offered.map((c) => c.instanceId));
-    const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
-    // With no healthy NAT there is no leader; every router then applies the fallback (all
-    // decide the same target, so their writes agree).
-    const acting = !this.settings.ec2Election || (self !== undefined && leader === self) ||
-      (leader === undefined && this.settings.fallbackNatGateway !== undefined);
-    // Just started (daemon only): no history yet, so only moves that restore service, for
-    // one failback delay, like a NAT that has just come back.
-    const starting = this.#startedAt !== undefined &&
-      now - this.#startedAt < this.settings.failbackDelayMs;
-    const held = starting
-      ? new Set(routeTables.map((t) => t.routeTableId))
-      : recentlyChanged(this.#changedAt, now, this.settings.failbackDelayMs);
-    const fallback = applyFallback(
-      routeTables,
-      holdDown(allocate(routeTables, offered, { instances }), routeTables, held),
-      offered.some((c) => !c.recovering),
-      this.settings.fallbackNatGateway,
-    );
-    const allocations = fallback.allocations;
-    const routes = planRoutes(routeTables, allocations, instances);
-    const plan: Plan = {
-      routes: [...routes.changes, ...fallback.gatewayChanges],
-      sourceDestChecks: planSourceDestChecks(instances),
-      recoveries: this.settings.recovery === "off" ? [] : planRecovery({
-        health: this.#health,
-        instances,
-        self,
-        mode: this.settings.recovery,
-        afterMs: this.settings.recoveryAfterMs,
-        now,
-        lastActions: this.#recoveries,
-      }),
-    };
-    return {
+  /** The pure decision on the current view and memory; `undefined` before the first view. */
+  decide(now: number = this.deps.clock.now()): Decision | Undecided | undefined {
+    if (!this.#view) return undefined;
+    return decide({
+      view: this.#view,
+      memory: this.#memory,
+      settings: this.settings,
+      self: this.deps.self,
       now,
-      instances,
-      routeTables,
-      health: this.#health,
-      candidates: offered,
-      leader,
-      acting,
-      allocations,
-      plan,
-      skipped: routes.skipped,
-    };
+    });
+  }
+
+  /** Decides; a node that has just become the one acting reads EC2 once more first. */
+  async #decideFresh(): Promise<Decision | undefined> {
+    let decision = this.decide();
+    if (!decision?.decided) return undefined;
+    if (decision.rediscover) {
+      this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
+      if (await this.discover()) {
+        decision = this.decide();
+        if (!decision?.decided) return undefined;
+      }
+    }
+    this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
+    this.#decision = decision;
+    return decision;
   }
 
   async #reconcileNow(trigger: Trigger): Promise<CycleOutcome> {
     const { log, clock } = this.deps;
     const started = clock.now();
-    const decision = this.decide(started);
     const idle = (ok: boolean): CycleOutcome => ({
       acted: false,
       leader: this.#leader,
@@ -362,18 +309,8 @@ export class Controller {
       result: undefined,
       ok,
     });
+    const decision = await this.#decideFresh();
     if (!decision) return idle(false);
-    const becameLeader = decision.acting && !this.#wasActing && this.settings.ec2Election &&
-      trigger !== "discovery" && trigger !== "once";
-    this.#wasActing = decision.acting;
-    // Our own writes are trusted over stale reads only while we are the writer: once
-    // another node may write, EC2's answer stands (else a takeover waits for the window).
-    if (!decision.acting) this.#recentWrites = new Map();
-    if (becameLeader) {
-      this.#recentWrites = new Map();
-      // Our view of the routes may be an interval old: the previous leader wrote since.
-      if (await this.discover()) return await this.#reconcileNow("discovery");
-    }
     const { instances, routeTables, leader, now } = decision;
     this.#logLeader(leader);
     if (!decision.acting) {
@@ -381,24 +318,19 @@ export class Controller {
       this.#logReady(decision);
       return idle(true);
     }
-    if (decision.candidates.length === 0) {
-      const fallback = this.settings.fallbackNatGateway !== undefined;
-      if (trigger !== "health") {
-        log.error("allocation.no_healthy_nat", {
-          route_tables: routeTables.length,
-          instances: instances.length,
-          fix: fallback
-            ? "route tables go to the fallback NAT gateway until a NAT instance is healthy"
-            : "routes left as they are until a NAT instance passes its health check",
-        });
-      }
-      if (decision.plan.routes.length === 0) return idle(trigger !== "once" || fallback);
+    const fallback = this.settings.fallbackNatGateway !== undefined;
+    if (decision.noHealthyNat && trigger !== "health") {
+      log.error("allocation.no_healthy_nat", {
+        route_tables: routeTables.length,
+        instances: instances.length,
+        fix: fallback
+          ? "route tables go to the fallback NAT gateway until a NAT instance is healthy"
+          : "routes left as they are until a NAT instance passes its health check",
+      });
     }
-    this.#warnSkipped(decision.skipped);
-    const plan: Plan = {
-      ...decision.plan,
-      sourceDestChecks: this.#notRecentlyIssued(decision.plan.sourceDestChecks, now),
-    };
+    if (decision.idle) return idle(trigger !== "once" || fallback);
+    this.#warnSkipped("decision", decision.skipped);
+    const plan = decision.plan;
     const result = isEmptyPlan(plan) ? undefined : await applyPlan(plan, {
       ec2: this.deps.ec2,
       log,
@@ -408,13 +340,21 @@ export class Controller {
         ? { onRouteChanged: this.deps.observer.routeChanged }
         : {}),
     });
-    if (result && !this.settings.dryRun) {
-      this.#routeTables = applyRouteChanges(this.#routeTables ?? routeTables, result.routes);
-      this.#recentWrites = rememberWrites(this.#recentWrites, result.routes, clock.now());
-      for (const change of result.routes) this.#changedAt.set(change.routeTableId, now);
-      for (const change of result.recoveries) this.#recoveries.set(change.instanceId, now);
+    const applied = this.settings.dryRun || !result
+      ? { routes: [], recoveries: [], sourceDestChecks: plan.sourceDestChecks }
+      : {
+        routes: result.routes,
+        recoveries: result.recoveries,
+        sourceDestChecks: plan.sourceDestChecks,
+      };
+    this.#memory = rememberApplied(this.#memory, applied, now, clock.now());
+    if (this.#view && applied.routes.length > 0) {
+      this.#view = {
+        ...this.#view,
+        routeTables: applyRouteChanges(this.#view.routeTables, applied.routes),
+      };
     }
-    this.#scheduleSettle();
+    this.#scheduleSettle(decision.settleAt);
     const ok = (result?.failures.length ?? 0) === 0;
     const durationMs = clock.now() - started;
     log.debug("cycle.done", {
@@ -433,8 +373,8 @@ export class Controller {
 
   /** Logs `router.ready` once, after the first completed cycle (leader or follower). */
   #logReady(decision: Decision): void {
-    if (this.#firstCycleLogged) return;
-    this.#firstCycleLogged = true;
+    if (this.#readyLogged) return;
+    this.#readyLogged = true;
     this.deps.log.info("router.ready", {
       leader: decision.leader,
       instances: decision.instances.length,
@@ -442,25 +382,9 @@ export class Controller {
     });
   }
 
-  /** Source/dest check changes not issued within two intervals (EC2 is eventually consistent). */
-  #notRecentlyIssued(
-    changes: readonly SourceDestCheckChange[],
-    now: number,
-  ): SourceDestCheckChange[] {
-    return changes.filter((change) => {
-      const key = `${change.instanceId}/${change.networkInterfaceId ?? ""}`;
-      const last = this.#sourceDestChecks.get(key);
-      if (last !== undefined && now - last < 2 * this.settings.intervalMs) return false;
-      this.#sourceDestChecks.set(key, now);
-      return true;
-    });
-  }
-
   /** Reconciles again when the first recovering instance leaves its failback hold-down. */
-  #scheduleSettle(): void {
-    if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer);
-    this.#settleTimer = undefined;
-    const at = nextSettleTime(this.#health, this.deps.clock.now(), this.#healthOptions);
+  #scheduleSettle(at: number | undefined): void {
+    this.#clearTimers();
     if (at === undefined || this.#stop.signal.aborted) return;
     this.#settleTimer = setTimeout(() => {
       this.#settleTimer = undefined;
@@ -482,10 +406,10 @@ export class Controller {
 
   /**
    * What a cycle would see and decide now, without acting (`status`): discover, probe as
-   * `runOnce` does, decide. `undefined` when EC2 could not be read (logged) or an instance
-   * still has no verdict.
+   * `runOnce` does, decide. `undefined` when EC2 could not be read (logged); `Undecided`
+   * when an instance still has no verdict.
    */
-  async preview(): Promise<Decision | undefined> {
+  async preview(): Promise<Decision | Undecided | undefined> {
     if (!await this.discover()) return undefined;
     await this.#probeUntilDecided();
     return this.decide();
@@ -493,11 +417,12 @@ export class Controller {
 
   /** Probes the instances without a verdict, up to fall/rise rounds `probeInterval` apart. */
   async #probeUntilDecided(): Promise<void> {
-    const ids = (this.#instances ?? []).map((i) => i.instanceId);
+    const ids = (this.#view?.instances ?? []).map((i) => i.instanceId);
+    const undecided = (id: string) => !allDecided(this.#view?.health ?? new Map(), [id]);
     const rounds = Math.max(this.settings.fall, this.settings.rise);
-    for (let round = 0; round < rounds && !allDecided(this.#health, ids); round++) {
+    for (let round = 0; round < rounds && ids.some(undecided); round++) {
       if (round > 0) await this.deps.clock.sleep(this.settings.probeIntervalMs, this.#stop.signal);
-      await this.probeRound((id) => !allDecided(this.#health, [id]));
+      await this.probeRound(undecided);
     }
   }
 
@@ -506,7 +431,7 @@ export class Controller {
     const { clock } = this.deps;
     const onAbort = () => this.#stop.abort();
     this.#reconcileOnTransition = true;
-    this.#startedAt = clock.now();
+    this.#memory = freshMemory(clock.now());
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       let backoff = Math.min(1000, this.settings.intervalMs);
@@ -541,19 +466,9 @@ export class Controller {
     this.#settleTimer = undefined;
   }
 
-  /** The current view, for `status` and tests. */
-  view(): {
-    instances: readonly NatInstance[];
-    routeTables: readonly RouteTable[];
-    health: HealthState;
-    leader: string | undefined;
-  } {
-    return {
-      instances: this.#instances ?? [],
-      routeTables: this.#routeTables ?? [],
-      health: this.#health,
-      leader: this.#leader,
-    };
+  /** The view, the memory and the latest decision, for metrics, `status` and tests. */
+  snapshot(): Snapshot {
+    return { view: this.#view, memory: this.#memory, decision: this.#decision };
   }
 }
 

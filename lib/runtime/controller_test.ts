@@ -21,6 +21,7 @@ const SETTINGS: ControllerSettings = {
   recovery: "off",
   recoveryAfterMs: 60_000,
   fallbackNatGateway: undefined,
+  writeTrustMs: 10_000,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
@@ -276,4 +277,38 @@ Deno.test("a node that takes over again sees the other leader's writes, not its 
     "ReplaceRoute rtb-00000001 -> eni-00000002",
     "ReplaceRoute rtb-00000001 -> eni-00000002",
   ], "the second takeover moves rtb-1 at once");
+});
+
+Deno.test("a follower that becomes leader reads EC2 once more before it writes, whatever woke it", async () => {
+  const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
+  let describes = 0;
+  const counted: Ec2 = {
+    ...fake.ec2,
+    describeInstances: (q) => {
+      describes++;
+      return fake.ec2.describeInstances(q);
+    },
+  };
+  const unhealthy = new Set<string>();
+  const log = memoryLogger();
+  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+    ec2: counted,
+    probe: probeWith(unhealthy),
+    log,
+    clock: realClock,
+    self: "i-00000002",
+  });
+  assert.ok(await c.discover());
+  await c.probeRound();
+  assert.equal((await c.reconcile("discovery")).acted, false, "i-2 follows i-1");
+  unhealthy.add("i-00000001");
+  await c.probeRound();
+  const outcome = await c.reconcile("health");
+  assert.equal(outcome.acted, true);
+  assert.equal(describes, 2, "one Describe for the first view, one more before taking over");
+  assert.deepEqual(fake.writes, ["ReplaceRoute rtb-00000001 -> eni-00000002"]);
+  assert.equal(c.snapshot().decision?.acting, true, "the latest decision is kept for metrics");
+  const again = await c.reconcile("settle");
+  assert.equal(describes, 2, "a leader that stays leader does not read again");
+  assert.deepEqual(again.plan.routes, [], "and finds nothing left to do");
 });

@@ -9,6 +9,7 @@
  * (`_seconds`), `_total` for counters. Renaming a metric or a label is a breaking change.
  */
 import { interfaceOwners, routeInstanceId } from "../core/allocate.ts";
+import type { Decision } from "../core/decide.ts";
 import type { HealthState } from "../core/health.ts";
 import type { MoveReason, NatInstance, ProbeResult, RouteChange, RouteTable } from "../model.ts";
 import { routeTargetId } from "../core/plan.ts";
@@ -57,15 +58,13 @@ const MOVE_REASONS = Object.keys(
   } as const satisfies Record<MoveReason, true>,
 ) as MoveReason[];
 
-/** What the controller believes now (`Controller.view()`), plus who this node is. */
+/** What the controller believes now: its view, and what its latest decision said. */
 export interface MetricsView {
   readonly instances: readonly NatInstance[];
   readonly routeTables: readonly RouteTable[];
   readonly health: HealthState;
-  /** The leader the last reconcile elected (the oldest healthy NAT instance). */
-  readonly leader: string | undefined;
-  /** This node's instance id (known with `--ec2-election`). */
-  readonly self: string | undefined;
+  /** The latest decision's leader and whether this node acts on it. */
+  readonly decision: Pick<Decision, "leader" | "acting"> | undefined;
 }
 
 /** The hooks the controller calls (structurally a `ControllerObserver`). */
@@ -85,8 +84,6 @@ export interface RouterMetrics {
 
 export interface RouterMetricsOptions {
   readonly version: string;
-  /** With election only the leader changes routes; without it, every router does. */
-  readonly ec2Election: boolean;
 }
 
 /** The router's metrics; see the README's metrics section for what each one means. */
@@ -122,8 +119,9 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
   );
   const isLeader = registry.gauge(
     `${p}is_leader`,
-    "1 while this router is the one changing routes (the elected leader with " +
-      "--ec2-election; any router with a healthy NAT to route to without it)",
+    "1 while this router's latest decision is to change routes: the elected leader with " +
+      "--ec2-election, every router without it, and every router while no NAT instance is " +
+      "healthy and --fallback-nat-gateway is set",
   );
   const routeTableTarget = registry.gauge(
     `${p}route_table_target`,
@@ -199,9 +197,9 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
             healthy ? 1 : 0,
           );
         }
-        if (view.leader !== undefined) leader.set({ instance_id: view.leader }, 1);
-        acting = view.leader !== undefined &&
-          (!options.ec2Election || view.leader === view.self);
+        const elected = view.decision?.leader;
+        if (elected !== undefined) leader.set({ instance_id: elected }, 1);
+        acting = view.decision?.acting ?? false;
         const owners = interfaceOwners(view.instances);
         for (const table of view.routeTables) {
           const route = table.defaultRoute;

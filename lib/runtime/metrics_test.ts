@@ -54,8 +54,7 @@ function view(fields: Partial<MetricsView> = {}): MetricsView {
     instances: [A, B, C],
     routeTables: TABLES,
     health: state,
-    leader: A.instanceId,
-    self: undefined,
+    decision: { leader: A.instanceId, acting: true },
     ...fields,
   };
 }
@@ -68,7 +67,7 @@ function samples(text: string, name: string): string[] {
 }
 
 Deno.test("router metrics before the controller exists", async (t) => {
-  const metrics = createRouterMetrics({ version: "1.2.3", ec2Election: false });
+  const metrics = createRouterMetrics({ version: "1.2.3" });
   const text = metrics.render(undefined);
   await t.step("build info names the version", () => {
     assert.deepEqual(samples(text, "aws_nat_router_build_info"), [
@@ -108,7 +107,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
 });
 
 Deno.test("router metrics count what the hooks report", async (t) => {
-  const metrics = createRouterMetrics({ version: "1.2.3", ec2Election: false });
+  const metrics = createRouterMetrics({ version: "1.2.3" });
   metrics.observer.probed({
     instanceId: A.instanceId,
     healthy: true,
@@ -201,14 +200,14 @@ Deno.test("router metrics count what the hooks report", async (t) => {
 
 Deno.test("router metrics derive the view's state at each scrape", async (t) => {
   await t.step("NAT health per instance and zone; none before a verdict", () => {
-    const text = createRouterMetrics({ version: "1", ec2Election: false }).render(view());
+    const text = createRouterMetrics({ version: "1" }).render(view());
     assert.deepEqual(samples(text, "aws_nat_router_nat_healthy"), [
       'aws_nat_router_nat_healthy{instance_id="i-0000000a",zone="az-a"} 1',
       'aws_nat_router_nat_healthy{instance_id="i-0000000b",zone="az-b"} 0',
     ]);
   });
   await t.step("route table targets: an interface counts as its instance; others by id", () => {
-    const text = createRouterMetrics({ version: "1", ec2Election: false }).render(view());
+    const text = createRouterMetrics({ version: "1" }).render(view());
     assert.deepEqual(samples(text, "aws_nat_router_route_table_target"), [
       'aws_nat_router_route_table_target{route_table_id="rtb-00000001",instance_id="i-0000000a",target="i-0000000a"} 1',
       'aws_nat_router_route_table_target{route_table_id="rtb-00000002",instance_id="i-0000000b",target="eni-0000000b"} 1',
@@ -216,9 +215,11 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     ]);
   });
   await t.step("a series disappears when the view no longer has it", () => {
-    const metrics = createRouterMetrics({ version: "1", ec2Election: false });
+    const metrics = createRouterMetrics({ version: "1" });
     metrics.render(view());
-    const text = metrics.render(view({ leader: B.instanceId, instances: [B], routeTables: [] }));
+    const text = metrics.render(
+      view({ decision: { leader: B.instanceId, acting: false }, instances: [B], routeTables: [] }),
+    );
     assert.deepEqual(samples(text, "aws_nat_router_leader"), [
       'aws_nat_router_leader{instance_id="i-0000000b"} 1',
     ]);
@@ -227,16 +228,18 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     ]);
     assert.deepEqual(samples(text, "aws_nat_router_route_table_target"), []);
   });
-  const cases: [string, boolean, Partial<MetricsView>, number][] = [
-    ["without election every router with a leader acts", false, {}, 1],
-    ["without election no healthy NAT means no router acts", false, { leader: undefined }, 0],
-    ["with election the leader leads", true, { self: A.instanceId }, 1],
-    ["with election a follower does not", true, { self: B.instanceId }, 0],
-    ["with election an unknown self does not", true, {}, 0],
+  // Whether this node acts is the controller's decision (core/decide.ts), read as it is.
+  const cases: [string, Partial<MetricsView>, number][] = [
+    ["the decision acts", {}, 1],
+    ["the decision does not act", { decision: { leader: A.instanceId, acting: false } }, 0],
+    ["a decision with no leader that acts (fallback)", {
+      decision: { leader: undefined, acting: true },
+    }, 1],
+    ["no decision yet", { decision: undefined }, 0],
   ];
-  for (const [name, ec2Election, fields, expected] of cases) {
+  for (const [name, fields, expected] of cases) {
     await t.step(`is_leader: ${name}`, () => {
-      const text = createRouterMetrics({ version: "1", ec2Election }).render(view(fields));
+      const text = createRouterMetrics({ version: "1" }).render(view(fields));
       assert.deepEqual(samples(text, "aws_nat_router_is_leader"), [
         `aws_nat_router_is_leader ${expected}`,
       ]);

@@ -1,0 +1,322 @@
+/** @module Tests for `decide()`: one reconcile's whole decision from view, memory and time. */
+import assert from "node:assert/strict";
+import { route } from "../../tests/fixtures.ts";
+import type { InstanceHealth } from "./health.ts";
+import type { NatInstance, RouteTable } from "../model.ts";
+import { decide, type DecideInput, type DecideSettings, type Decision } from "./decide.ts";
+import { freshMemory, rememberApplied } from "./memory.ts";
+
+const NOW = 1_000_000;
+const SETTINGS: DecideSettings = {
+  ec2Election: false,
+  fall: 2,
+  rise: 2,
+  failbackDelayMs: 30_000,
+  recovery: "off",
+  recoveryAfterMs: 60_000,
+  fallbackNatGateway: undefined,
+  writeTrustMs: 10_000,
+};
+
+function nat(n: number, zone: string, fields: Partial<NatInstance> = {}): NatInstance {
+  return {
+    instanceId: `i-${n}`,
+    zone,
+    launchTime: n * 1000,
+    privateIp: `127.0.1.${n}`,
+    publicIp: undefined,
+    sourceDestCheck: false,
+    networkInterfaces: [{ networkInterfaceId: `eni-${n}`, deviceIndex: 0, sourceDestCheck: false }],
+    ...fields,
+  };
+}
+
+function table(n: number, zone: string | undefined, on?: number): RouteTable {
+  return {
+    routeTableId: `rtb-${n}`,
+    zone,
+    defaultRoute: on === undefined
+      ? undefined
+      : route({ instanceId: `i-${on}`, networkInterfaceId: `eni-${on}` }),
+  };
+}
+
+function verdict(
+  healthy: boolean | undefined,
+  fields: Partial<InstanceHealth> = {},
+): InstanceHealth {
+  return {
+    healthy,
+    successes: healthy ? 2 : 0,
+    failures: healthy === false ? 2 : 0,
+    since: NOW - 120_000,
+    wasUnhealthy: false,
+    lastError: healthy === false ? "refused" : undefined,
+    lastLatencyMs: 1,
+    ...fields,
+  };
+}
+
+const A1 = nat(1, "a");
+const A2 = nat(2, "a");
+const B3 = nat(3, "b");
+
+/** A decision input: everyone healthy unless `health` says otherwise. */
+function input(fields: {
+  instances?: NatInstance[];
+  tables?: RouteTable[];
+  health?: Record<string, InstanceHealth>;
+  settings?: Partial<DecideSettings>;
+  memory?: DecideInput["memory"];
+  self?: string;
+  generation?: number;
+  now?: number;
+} = {}): DecideInput {
+  const instances = fields.instances ?? [A1, A2, B3];
+  const health = new Map(instances.map((i) => [i.instanceId, verdict(true)]));
+  for (const [id, h] of Object.entries(fields.health ?? {})) health.set(id, h);
+  return {
+    view: {
+      instances,
+      routeTables: fields.tables ?? [table(1, "a", 1), table(2, "a", 2), table(3, "b", 3)],
+      health,
+      generation: fields.generation ?? 1,
+    },
+    memory: fields.memory ?? freshMemory(),
+    settings: { ...SETTINGS, ...fields.settings },
+    self: fields.self,
+    now: fields.now ?? NOW,
+  };
+}
+
+function decided(result: ReturnType<typeof decide>): Decision {
+  assert.ok(result.decided, "every instance has a verdict in this example");
+  return result;
+}
+
+const targets = (d: Decision) => d.plan.routes.map((c) => `${c.routeTableId}->${c.to}:${c.reason}`);
+
+Deno.test("decide() decides nothing until every instance has a verdict", () => {
+  const result = decide(input({ health: { "i-2": verdict(undefined) } }));
+  assert.deepEqual(result, { decided: false, pending: ["i-2"] });
+});
+
+Deno.test("decide() on who acts", async (t) => {
+  const cases: [string, Parameters<typeof input>[0], string | undefined, boolean][] = [
+    ["without election every node acts", {}, "i-1", true],
+    [
+      "with election the oldest healthy NAT leads and acts",
+      {
+        settings: { ec2Election: true },
+        self: "i-1",
+      },
+      "i-1",
+      true,
+    ],
+    [
+      "with election a follower does not act",
+      {
+        settings: { ec2Election: true },
+        self: "i-2",
+      },
+      "i-1",
+      false,
+    ],
+    [
+      "with election an unknown self does not act",
+      {
+        settings: { ec2Election: true },
+      },
+      "i-1",
+      false,
+    ],
+    [
+      "the next oldest leads once the oldest is unhealthy",
+      {
+        settings: { ec2Election: true },
+        self: "i-2",
+        health: { "i-1": verdict(false) },
+      },
+      "i-2",
+      true,
+    ],
+    [
+      "with election and no healthy NAT nobody leads or acts",
+      {
+        settings: { ec2Election: true },
+        self: "i-1",
+        health: { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) },
+      },
+      undefined,
+      false,
+    ],
+    [
+      "with no healthy NAT and a fallback gateway every node acts (they all agree)",
+      {
+        settings: {
+          ec2Election: true,
+          fallbackNatGateway: { default: "nat-1", byZone: {} },
+        },
+        self: "i-2",
+        health: { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) },
+      },
+      undefined,
+      true,
+    ],
+  ];
+  for (const [name, fields, leader, acting] of cases) {
+    await t.step(name, () => {
+      const d = decided(decide(input(fields)));
+      assert.equal(d.leader, leader, "leader");
+      assert.equal(d.acting, acting, "acting");
+    });
+  }
+});
+
+Deno.test("decide() plans", async (t) => {
+  await t.step("nothing when every table is on its own zone's healthy NAT", () => {
+    const d = decided(decide(input()));
+    assert.deepEqual(d.plan, { routes: [], sourceDestChecks: [], recoveries: [] });
+    assert.equal(d.idle, false);
+  });
+
+  await t.step("tables of an unhealthy NAT move to a healthy one in their zone", () => {
+    const d = decided(decide(input({ health: { "i-1": verdict(false) } })));
+    assert.deepEqual(targets(d), ["rtb-1->i-2:nat_unhealthy"]);
+  });
+
+  await t.step("nothing at all when no NAT is healthy and there is no fallback", () => {
+    const d = decided(decide(input({
+      instances: [{ ...A1, sourceDestCheck: true }],
+      tables: [table(1, "a", 1)],
+      health: { "i-1": verdict(false) },
+      settings: { recovery: "reboot", recoveryAfterMs: 1000 },
+    })));
+    assert.equal(d.noHealthyNat, true);
+    assert.equal(d.idle, true);
+    assert.deepEqual(d.plan, { routes: [], sourceDestChecks: [], recoveries: [] });
+  });
+
+  await t.step("the fallback gateway when no NAT is healthy and one is set", () => {
+    const d = decided(decide(input({
+      tables: [table(1, "a", 1)],
+      health: { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) },
+      settings: { fallbackNatGateway: { default: "nat-0f", byZone: {} } },
+    })));
+    assert.equal(d.idle, false);
+    assert.deepEqual(targets(d), ["rtb-1->nat-0f:nat_unhealthy"]);
+  });
+
+  await t.step("a source/dest check call only once per trust window", () => {
+    const instances = [{ ...A1, sourceDestCheck: true }];
+    const tables = [table(1, "a", 1)];
+    const first = decided(decide(input({ instances, tables })));
+    assert.equal(first.plan.sourceDestChecks.length, 1);
+    const memory = rememberApplied(
+      freshMemory(),
+      {
+        routes: [],
+        sourceDestChecks: first.plan.sourceDestChecks,
+        recoveries: [],
+      },
+      NOW,
+      NOW,
+    );
+    assert.equal(
+      decided(decide(input({ instances, tables, memory }))).plan.sourceDestChecks.length,
+      0,
+    );
+    const later = decided(decide(input({ instances, tables, memory, now: NOW + 10_000 })));
+    assert.equal(later.plan.sourceDestChecks.length, 1, "repeated once the window has passed");
+  });
+
+  await t.step("a recovery only once per --recovery-after per instance", () => {
+    const fields = {
+      health: { "i-3": verdict(false, { since: NOW - 120_000 }) },
+      settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
+    };
+    const first = decided(decide(input(fields)));
+    assert.deepEqual(first.plan.recoveries.map((r) => `${r.action} ${r.instanceId}`), [
+      "terminate i-3",
+    ]);
+    const memory = rememberApplied(
+      freshMemory(),
+      {
+        routes: [],
+        sourceDestChecks: [],
+        recoveries: first.plan.recoveries,
+      },
+      NOW,
+      NOW,
+    );
+    assert.deepEqual(decided(decide(input({ ...fields, memory }))).plan.recoveries, []);
+  });
+});
+
+Deno.test("decide() holds optional moves", async (t) => {
+  // i-1 is back in zone a; rtb-1 sits on i-3 in zone b: a zone-preference move.
+  const tables = [table(1, "a", 3), table(2, "a", 2), table(3, "b", 3)];
+  const back = { "i-1": verdict(true, { wasUnhealthy: true, since: NOW - 120_000 }) };
+
+  await t.step("moves a table back to its zone when nothing holds it", () => {
+    assert.deepEqual(targets(decided(decide(input({ tables, health: back })))), [
+      "rtb-1->i-1:zone_preference",
+    ]);
+  });
+
+  await t.step("not within a failback delay of the daemon's start", () => {
+    const memory = freshMemory(NOW - 10_000);
+    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+    const later = freshMemory(NOW - 30_000);
+    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory: later })))), [
+      "rtb-1->i-1:zone_preference",
+    ]);
+  });
+
+  await t.step("not within a failback delay of the table's last change", () => {
+    const memory = { ...freshMemory(), changedAt: new Map([["rtb-1", NOW - 5000]]) };
+    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+  });
+
+  await t.step("and says when a recovering NAT settles (settleAt)", () => {
+    const recovering = { "i-1": verdict(true, { wasUnhealthy: true, since: NOW - 10_000 }) };
+    const d = decided(decide(input({ tables, health: recovering })));
+    assert.deepEqual(targets(d), ["rtb-1->i-2:zone_preference"], "recovering i-1 gains no table");
+    assert.equal(d.settleAt, NOW - 10_000 + 30_000);
+    assert.equal(decided(decide(input({ tables }))).settleAt, undefined);
+  });
+});
+
+Deno.test("decide() asks for a fresh read when the node has just become the one acting", async (t) => {
+  const leader = { settings: { ec2Election: true }, self: "i-1" };
+  await t.step("on the view it followed on", () => {
+    const memory = { ...freshMemory(), followedOn: 4 };
+    assert.equal(decided(decide(input({ ...leader, memory, generation: 4 }))).rediscover, true);
+  });
+  await t.step("not on a view read after it last followed", () => {
+    const memory = { ...freshMemory(), followedOn: 4 };
+    assert.equal(decided(decide(input({ ...leader, memory, generation: 5 }))).rediscover, false);
+  });
+  await t.step("not on its first decision", () => {
+    assert.equal(decided(decide(input(leader))).rediscover, false);
+  });
+  await t.step("never without election", () => {
+    const memory = { ...freshMemory(), followedOn: 4 };
+    assert.equal(decided(decide(input({ memory, generation: 4 }))).rediscover, false);
+  });
+});
+
+Deno.test("decide() is deterministic: the same input gives the same decision", () => {
+  const fields = {
+    health: { "i-1": verdict(false) },
+    settings: { ec2Election: true },
+    self: "i-2",
+  };
+  assert.deepEqual(decide(input(fields)), decide(input(fields)));
+  const reversed = input(fields);
+  const shuffled: DecideInput = {
+    ...reversed,
+    view: { ...reversed.view, routeTables: [...reversed.view.routeTables].reverse() },
+  };
+  assert.deepEqual(targets(decided(decide(shuffled))), targets(decided(decide(reversed))));
+});

@@ -1,0 +1,208 @@
+/** @module Tests for the node's memory: read-your-writes, change notes, roles, and pruning. */
+import assert from "node:assert/strict";
+import { route } from "../../tests/fixtures.ts";
+import type { RouteChange, RouteTable } from "../model.ts";
+import {
+  freshMemory,
+  type Memory,
+  noteChanges,
+  notRecentlyIssued,
+  overlayRecentWrites,
+  recentlyChanged,
+  rememberApplied,
+  rememberDiscovery,
+  rememberRole,
+} from "./memory.ts";
+
+const table = (id: string, instanceId?: string): RouteTable => ({
+  routeTableId: id,
+  zone: "us-east-1a",
+  defaultRoute: instanceId === undefined
+    ? undefined
+    : route({ instanceId, networkInterfaceId: `eni-${instanceId.slice(2)}` }),
+});
+const change = (routeTableId: string, to: string): RouteChange => ({
+  action: "replace",
+  routeTableId,
+  destinationCidrBlock: "0.0.0.0/0",
+  from: undefined,
+  to,
+  networkInterfaceId: `eni-${to.slice(2)}`,
+  reason: "nat_unhealthy",
+});
+const SETTINGS = { writeTrustMs: 5000, recoveryAfterMs: 60_000 };
+const wrote = (changes: RouteChange[], at: number): Memory =>
+  rememberApplied(freshMemory(), { routes: changes, sourceDestChecks: [], recoveries: [] }, at, at);
+
+Deno.test("overlayRecentWrites()", async (t) => {
+  const recent = wrote([change("rtb-1", "i-b")], 1000).recentWrites;
+
+  await t.step("trusts a fresh write over a stale read", () => {
+    const { routeTables, recentWrites } = overlayRecentWrites(
+      [table("rtb-1", "i-a")],
+      recent,
+      2000,
+      5000,
+    );
+    assert.equal(routeTables[0]?.defaultRoute?.instanceId, "i-b");
+    assert.equal(recentWrites.size, 1, "the write stays remembered until EC2 shows it");
+  });
+
+  await t.step("forgets a write once the read shows it", () => {
+    const { routeTables, recentWrites } = overlayRecentWrites(
+      [table("rtb-1", "i-b")],
+      recent,
+      2000,
+      5000,
+    );
+    assert.equal(routeTables[0]?.defaultRoute?.instanceId, "i-b");
+    assert.equal(recentWrites.size, 0);
+  });
+
+  await t.step("lets EC2's answer stand after the window", () => {
+    const { routeTables, recentWrites } = overlayRecentWrites([table("rtb-1")], recent, 7000, 5000);
+    assert.equal(
+      routeTables[0]?.defaultRoute,
+      undefined,
+      "a route deleted behind our back shows as deleted",
+    );
+    assert.equal(recentWrites.size, 0);
+  });
+
+  await t.step("leaves tables it did not write alone", () => {
+    const { routeTables } = overlayRecentWrites([table("rtb-2", "i-a")], recent, 2000, 5000);
+    assert.equal(routeTables[0]?.defaultRoute?.instanceId, "i-a");
+  });
+});
+
+Deno.test("change notes for the ping-pong hold-down", async (t) => {
+  await t.step(
+    "noteChanges() notes a changed target, keeps old notes, ignores the first view",
+    () => {
+      const first = noteChanges(new Map(), undefined, [table("rtb-1", "i-a")], 100);
+      assert.equal(first.size, 0);
+      const second = noteChanges(first, [table("rtb-1", "i-a"), table("rtb-2", "i-a")], [
+        table("rtb-1", "i-b"),
+        table("rtb-2", "i-a"),
+      ], 200);
+      assert.deepEqual([...second], [["rtb-1", 200]]);
+      const third = noteChanges(second, [table("rtb-1", "i-b")], [table("rtb-1", "i-b")], 300);
+      assert.deepEqual([...third], [["rtb-1", 200]], "an unchanged route keeps its note");
+      assert.equal(
+        noteChanges(third, [table("rtb-1", "i-b")], [], 400).size,
+        0,
+        "gone tables drop",
+      );
+    },
+  );
+
+  await t.step("recentlyChanged() keeps only changes inside the window", () => {
+    const memory = { ...freshMemory(), changedAt: new Map([["rtb-1", 1000], ["rtb-2", 5000]]) };
+    assert.deepEqual([...recentlyChanged(memory, 6000, 2000)], ["rtb-2"]);
+  });
+
+  await t.step("rememberApplied() notes a written table at the decision's time", () => {
+    const memory = rememberApplied(
+      freshMemory(),
+      {
+        routes: [change("rtb-1", "i-b")],
+        sourceDestChecks: [],
+        recoveries: [],
+      },
+      1000,
+      1200,
+    );
+    assert.deepEqual([...memory.changedAt], [["rtb-1", 1000]]);
+    assert.equal(memory.recentWrites.get("rtb-1")?.at, 1200, "trusted from when it was written");
+  });
+});
+
+Deno.test("rememberRole()", async (t) => {
+  await t.step("a node that stops acting forgets its writes and notes the view", () => {
+    const memory = rememberRole(
+      { ...wrote([change("rtb-1", "i-b")], 1000), acting: true },
+      false,
+      7,
+    );
+    assert.equal(memory.recentWrites.size, 0, "EC2's answer stands once another node may write");
+    assert.equal(memory.acting, false);
+    assert.equal(memory.followedOn, 7);
+  });
+
+  await t.step("a node that keeps acting keeps its writes", () => {
+    const before = { ...wrote([change("rtb-1", "i-b")], 1000), acting: true };
+    assert.equal(rememberRole(before, true, 8), before);
+  });
+});
+
+Deno.test("source/destination check calls are not repeated within the trust window", () => {
+  const check = { instanceId: "i-a", networkInterfaceId: undefined };
+  const memory = rememberApplied(
+    freshMemory(),
+    {
+      routes: [],
+      sourceDestChecks: [check],
+      recoveries: [],
+    },
+    1000,
+    1000,
+  );
+  assert.deepEqual(notRecentlyIssued(memory, [check], 5999, 5000), [], "inside the window");
+  assert.deepEqual(notRecentlyIssued(memory, [check], 6000, 5000), [check], "after it");
+  assert.deepEqual(
+    notRecentlyIssued(memory, [{ instanceId: "i-a", networkInterfaceId: "eni-2" }], 2000, 5000)
+      .length,
+    1,
+    "another interface of the same instance is its own call",
+  );
+});
+
+Deno.test("memory is pruned as instances and tables come and go", async (t) => {
+  await t.step("a thousand cycles of churning fleets leave only what is current", () => {
+    let memory = freshMemory(0);
+    let previous: RouteTable[] | undefined;
+    for (let cycle = 0; cycle < 1000; cycle++) {
+      const now = cycle * 1000;
+      const instanceId = `i-${cycle}`;
+      const tables = [table(`rtb-${cycle}`, instanceId), table(`rtb-${cycle + 1}`, instanceId)];
+      const seen = rememberDiscovery(memory, previous, tables, [instanceId], now, SETTINGS);
+      previous = seen.routeTables;
+      memory = rememberApplied(
+        seen.memory,
+        {
+          routes: [change(`rtb-${cycle + 1}`, instanceId)],
+          sourceDestChecks: [{ instanceId, networkInterfaceId: undefined }],
+          recoveries: [{ action: "reboot", instanceId, unhealthyForMs: 0 }],
+        },
+        now,
+        now,
+      );
+    }
+    assert.ok(memory.changedAt.size <= 2, `changedAt kept ${memory.changedAt.size} tables`);
+    assert.ok(memory.recentWrites.size <= 2, `recentWrites kept ${memory.recentWrites.size}`);
+    assert.ok(
+      memory.sourceDestChecks.size <= 2,
+      `sourceDestChecks kept ${memory.sourceDestChecks.size}`,
+    );
+    assert.ok(memory.recoveries.size <= 2, `recoveries kept ${memory.recoveries.size}`);
+  });
+
+  await t.step("a recovery stays remembered while its instance exists and the window lasts", () => {
+    const memory = rememberApplied(
+      freshMemory(),
+      {
+        routes: [],
+        sourceDestChecks: [],
+        recoveries: [{ action: "reboot", instanceId: "i-a", unhealthyForMs: 0 }],
+      },
+      1000,
+      1000,
+    );
+    const inWindow = rememberDiscovery(memory, [], [], ["i-a"], 30_000, SETTINGS).memory;
+    assert.deepEqual([...inWindow.recoveries], [["i-a", 1000]]);
+    const after = rememberDiscovery(memory, [], [], ["i-a"], 61_000, SETTINGS).memory;
+    assert.equal(after.recoveries.size, 0, "past --recovery-after it no longer matters");
+    const gone = rememberDiscovery(memory, [], [], [], 30_000, SETTINGS).memory;
+    assert.equal(gone.recoveries.size, 0, "a vanished instance is forgotten");
+  });
+});
