@@ -10,6 +10,7 @@
  */
 import { realClock } from "./lib/adapters/clock.ts";
 import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config.ts";
+import { formatHostPort } from "./lib/core/parse.ts";
 import { Controller } from "./lib/runtime/controller.ts";
 import { createCredentialChain } from "./lib/adapters/credentials.ts";
 import { createEc2 } from "./lib/adapters/ec2.ts";
@@ -74,11 +75,8 @@ function startMetrics(config: Config, log: Logger): Telemetry | undefined {
     telemetry.close = () => server.close();
     log.info("metrics.listening", { address: server.address });
   } catch (error) {
-    const address = listen.hostname.includes(":")
-      ? `[${listen.hostname}]:${listen.port}`
-      : `${listen.hostname}:${listen.port}`;
     log.error("metrics.failed", {
-      address,
+      address: formatHostPort(listen),
       error: errorText(error),
       fix: error instanceof Deno.errors.NotCapable
         ? "the permission set does not allow listening there; listen on an allowed address " +
@@ -184,7 +182,7 @@ async function route(
   const ec2 = createEc2({
     region,
     credentials,
-    requestTimeoutMs: requestTimeoutMs(config),
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(telemetry ? { onCall: telemetry.metrics.onEc2Call } : {}),
   });
   try {
@@ -210,7 +208,6 @@ async function route(
       clock: realClock,
       instanceId: identity?.instanceId,
       readTextFile: (path) => Deno.readTextFile(path),
-      env: (name) => Deno.env.get(name),
     }, signal);
     try {
       await controller.run(signal);
@@ -222,10 +219,6 @@ async function route(
   } finally {
     ec2.destroy();
   }
-}
-
-function requestTimeoutMs(config: Config): number {
-  return Math.max(2000, Math.min(10_000, config.intervalMs));
 }
 
 /**
@@ -272,7 +265,7 @@ async function status(
   const ec2 = createEc2({
     region,
     credentials: createCredentialChain(env, metadata),
-    requestTimeoutMs: requestTimeoutMs(config),
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   try {
     const controller = new Controller({ ...config, dryRun: true }, {
