@@ -10,7 +10,8 @@
  */
 import { realClock } from "./lib/adapters/clock.ts";
 import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config.ts";
-import { Controller, type ControllerSettings } from "./lib/runtime/controller.ts";
+import { formatHostPort } from "./lib/core/parse.ts";
+import { Controller } from "./lib/runtime/controller.ts";
 import { createCredentialChain } from "./lib/adapters/credentials.ts";
 import { createEc2 } from "./lib/adapters/ec2.ts";
 import { createLogger, type Logger } from "./lib/adapters/log.ts";
@@ -74,11 +75,8 @@ function startMetrics(config: Config, log: Logger): Telemetry | undefined {
     telemetry.close = () => server.close();
     log.info("metrics.listening", { address: server.address });
   } catch (error) {
-    const address = listen.hostname.includes(":")
-      ? `[${listen.hostname}]:${listen.port}`
-      : `${listen.hostname}:${listen.port}`;
     log.error("metrics.failed", {
-      address,
+      address: formatHostPort(listen),
       error: errorText(error),
       fix: error instanceof Deno.errors.NotCapable
         ? "the permission set does not allow listening there; listen on an allowed address " +
@@ -184,11 +182,11 @@ async function route(
   const ec2 = createEc2({
     region,
     credentials,
-    requestTimeoutMs: requestTimeoutMs(config),
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(telemetry ? { onCall: telemetry.metrics.onEc2Call } : {}),
   });
   try {
-    const controller = new Controller(settingsOf(config), {
+    const controller = new Controller(config, {
       ec2,
       probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
       log,
@@ -218,7 +216,6 @@ async function route(
       clock: realClock,
       instanceId: identity?.instanceId,
       readTextFile: (path) => Deno.readTextFile(path),
-      env: (name) => Deno.env.get(name),
     }, signal);
     try {
       await controller.run(signal);
@@ -230,15 +227,6 @@ async function route(
   } finally {
     ec2.destroy();
   }
-}
-
-/** The controller's settings: the configuration plus the windows derived from it. */
-function settingsOf(config: Config): ControllerSettings {
-  return { ...config, writeTrustMs: 2 * config.intervalMs };
-}
-
-function requestTimeoutMs(config: Config): number {
-  return Math.max(2000, Math.min(10_000, config.intervalMs));
 }
 
 /**
@@ -285,10 +273,10 @@ async function status(
   const ec2 = createEc2({
     region,
     credentials: createCredentialChain(env, metadata),
-    requestTimeoutMs: requestTimeoutMs(config),
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   try {
-    const controller = new Controller({ ...settingsOf(config), dryRun: true }, {
+    const controller = new Controller({ ...config, dryRun: true }, {
       ec2,
       probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
       log,

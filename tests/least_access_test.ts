@@ -86,6 +86,11 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
     const env = set.env as string[];
     const names = await namesReadByTheProgram();
     assert.ok(names.includes("AWS_NAT_ROUTER_VPC_ID") && names.includes("LOG_LEVEL"));
+    for (
+      const envOnly of ["AWS_NAT_ROUTER_IP_FORWARD_PATH", "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS"]
+    ) {
+      assert.ok(names.includes(envOnly), `${envOnly} is declared in config.ts's ENV_NAMES`);
+    }
     for (const name of names) assert.ok(envAllowed(env, name), `${name} is read but not allowed`);
   });
 

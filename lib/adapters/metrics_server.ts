@@ -4,6 +4,7 @@
  * everywhere else. Nothing else is served. `close()` stops listening, closes idle keep-alive
  * connections and waits for answers in flight.
  */
+import { formatHostPort } from "../core/parse.ts";
 import { CONTENT_TYPE } from "./prometheus.ts";
 
 export interface MetricsServerOptions {
@@ -61,10 +62,9 @@ export function serveMetrics(options: MetricsServerOptions): MetricsServer {
       }),
   }, (request) => handleMetricsRequest(request, options.render));
   const addr = server.addr;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   let closed: Promise<void> | undefined;
   return {
-    address: `${host}:${addr.port}`,
+    address: formatHostPort(addr),
     port: addr.port,
     close() {
       closed ??= server.shutdown().then(() => server.finished);

@@ -1,8 +1,11 @@
 /**
  * @module Command line and environment → `Config`. One table, `FLAGS`, drives parsing,
- * the environment lookup, defaults and `--help`. Pure: the arguments and an environment
+ * the environment lookup, defaults and `--help`; `ENV_ONLY` lists the two settings read
+ * from the environment alone; `deriveTimings` computes the values that follow from the
+ * flags. The value parsers are in `parse.ts`. Pure: the arguments and an environment
  * record are passed in; bad input comes back as a one-line message (what is wrong, then
- * what to do), never as an exception.
+ * what to do), never as an exception. Every environment variable the program reads by
+ * name, besides the AWS SDK's, is declared here (`ENV_NAMES`).
  *
  * Rules, for operators:
  * - every flag `--some-flag` can also be set as `AWS_NAT_ROUTER_SOME_FLAG`; the log level
@@ -20,7 +23,23 @@
  *   from the environment it is ignored (one environment file can serve both).
  */
 import { parseArgs } from "node:util";
-import { explainBadDuration, formatDuration, parseDuration } from "./duration.ts";
+import {
+  type FallbackNatGateway,
+  formatDuration,
+  type HostPort,
+  type Outcome,
+  parseChoice,
+  parseClusterId,
+  parseDurationIn,
+  parseFallbackNatGateway,
+  parseHostPort,
+  parseInteger,
+  parsePort,
+  parseRegion,
+  parseSwitch,
+  parseVpcId,
+  quote,
+} from "./parse.ts";
 import { TAG_CLUSTER_ID } from "../model.ts";
 import type { LogLevel, RecoveryMode } from "../model.ts";
 
@@ -32,20 +51,6 @@ export const ENV_PREFIX = "AWS_NAT_ROUTER_";
 export type Command = "run" | "status";
 /** How `status` prints its report. */
 export type OutputFormat = "table" | "json";
-
-export interface HostPort {
-  /** A host name, an IPv4 address, or an IPv6 address without brackets. */
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/** NAT gateways to fall back to when no NAT instance of the cluster is healthy. */
-export interface FallbackNatGateway {
-  /** For route tables whose zone has no entry in `byZone` (and zone-less ones). */
-  readonly default: string | undefined;
-  /** Zone (placement or `aws-nat-router/zone` tag) → NAT gateway id. */
-  readonly byZone: Readonly<Record<string, string>>;
-}
 
 export interface Config {
   readonly command: Command;
@@ -79,6 +84,22 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Always `"table"` for the `run` command. */
   readonly output: OutputFormat;
+
+  // Set only in the environment (operations and tests), not listed in `--help`:
+  /** The IPv4 forwarding switch the self-check reads: `AWS_NAT_ROUTER_IP_FORWARD_PATH`. */
+  readonly ipForwardPath: string;
+  /** Where `--serve-health` listens: `AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS`. */
+  readonly serveHealthAddress: string;
+
+  // Derived from the flags, once, here (see `deriveTimings`):
+  /** Timeout of one EC2 request: `--interval`, kept within 2s to 10s. */
+  readonly requestTimeoutMs: number;
+  /**
+   * How long the leader trusts its own writes over what EC2 reads back (EC2 is eventually
+   * consistent): its recent route writes, and the source/dest check changes it will not
+   * issue again. Two `--interval`s.
+   */
+  readonly writeTrustMs: number;
 }
 
 /** The outcome of `parseConfig`: run with a config, print help or version, or fail. */
@@ -97,190 +118,8 @@ export type ParseResult =
 type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
 type Env = Readonly<Record<string, string | undefined>>;
 
-// ---------------------------------------------------------------------------------------
-// Value parsers: text → value, or why not (the detail after the colon of the message).
-
-type Outcome<T> =
-  | { readonly ok: true; readonly value: T; readonly warning?: string }
-  | { readonly ok: false; readonly verb: "Cannot parse" | "Invalid"; readonly detail: string };
-
-const accept = <T>(value: T): Outcome<T> => ({ ok: true, value });
-const unparsable = (detail: string): Outcome<never> => ({
-  ok: false,
-  verb: "Cannot parse",
-  detail,
-});
-const invalid = (detail: string): Outcome<never> => ({ ok: false, verb: "Invalid", detail });
-
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const VPC_ID = /^vpc-[0-9a-f]{1,17}$/;
-const REAL_VPC_ID = /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/;
-const NAT_GATEWAY_ID = /^nat-[0-9a-f]{8}([0-9a-f]{9})?$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-/** What EC2 allows in a tag value (`aws-nat-router/id`). */
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
-
-function parseSwitch(text: string): Outcome<boolean> {
-  const lower = text.toLowerCase();
-  if (["true", "1", "yes"].includes(lower)) return accept(true);
-  if (["false", "0", "no"].includes(lower)) return accept(false);
-  return unparsable("expected true or false (or 1/0, yes/no)");
-}
-
-function parseVpcId(text: string): Outcome<string> {
-  if (!VPC_ID.test(text)) {
-    return unparsable("expected vpc- and 8 or 17 lowercase hex digits, e.g. vpc-0123abcd");
-  }
-  if (REAL_VPC_ID.test(text)) return accept(text);
-  return {
-    ok: true,
-    value: text,
-    warning: "real VPC ids are vpc- and 8 or 17 hex digits; check it if no route tables are found",
-  };
-}
-
-function parseClusterId(text: string): Outcome<string> {
-  const example = `pass the value of the ${TAG_CLUSTER_ID} tag, e.g. squid`;
-  if (text.trim() === "") return invalid(`the cluster id cannot be empty; ${example}`);
-  if (text.trim() !== text) return invalid("remove the leading and trailing spaces");
-  if ([...text].length > 256) {
-    return invalid("shorten it to at most 256 characters (the limit of a tag value)");
-  }
-  if (!TAG_VALUE.test(text)) {
-    return invalid(
-      "use only letters, digits, spaces and _ . : / = + - @ (what a tag value allows)",
-    );
-  }
-  return accept(text);
-}
-
-function parseRegion(text: string): Outcome<string | undefined> {
-  return REGION.test(text)
-    ? accept(text)
-    : unparsable("expected a region such as us-east-1 or eu-west-1");
-}
-
-function parseInteger(text: string, min: number, max: number, example: string): Outcome<number> {
-  const range = `expected a whole number from ${min} to ${max}, e.g. ${example}`;
-  if (!/^\d+$/.test(text)) return unparsable(range);
-  const value = Number(text);
-  return value >= min && value <= max ? accept(value) : invalid(range);
-}
-
-const parsePort = (example: string) => (text: string): Outcome<number> =>
-  parseInteger(text, 1, 65535, example);
-
-function parseDurationIn(
-  text: string,
-  min: number,
-  max: number,
-  example: string,
-): Outcome<number> {
-  const ms = parseDuration(text);
-  if (ms === undefined) return unparsable(explainBadDuration(text));
-  if (ms >= min && ms <= max) return accept(ms);
-  const range = min === 0
-    ? `up to ${formatDuration(max)}`
-    : `from ${formatDuration(min)} to ${formatDuration(max)}`;
-  return invalid(`expected a duration ${range}, e.g. ${example}`);
-}
-
-function isHostname(host: string): boolean {
-  if (/^[\d.]+$/.test(host)) {
-    const parts = host.split(".");
-    return parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && +part <= 255);
-  }
-  const label = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-  return host.length <= 253 && new RegExp(`^${label}(\\.${label})*\\.?$`, "i").test(host);
-}
-
-/** `HOST:PORT`, `[IPV6]:PORT`, or (with `anyHost`) `:PORT` for every interface. */
-function parseHostPort(
-  text: string,
-  example: string,
-  anyHost: string | undefined,
-): Outcome<HostPort> {
-  const expected = `expected HOST:PORT, e.g. ${example} or [::1]:${example.split(":").pop()}`;
-  const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(text);
-  let host: string;
-  let portText: string;
-  if (bracketed) {
-    host = bracketed[1] ?? "";
-    portText = bracketed[2] ?? "";
-    if (!/^[0-9a-f:.]+(%[\w.-]+)?$/i.test(host) || !host.includes(":")) {
-      return unparsable(`${quote(host)} is not an IPv6 address; ${expected}`);
-    }
-  } else {
-    const colon = text.lastIndexOf(":");
-    if (colon < 0) return unparsable(expected);
-    host = text.slice(0, colon);
-    portText = text.slice(colon + 1);
-    if (host.includes(":")) {
-      return unparsable("put an IPv6 address in brackets, e.g. [::1]:9100");
-    }
-    if (host === "" && anyHost !== undefined) host = anyHost;
-    else if (!isHostname(host)) return unparsable(expected);
-  }
-  const port = parseInteger(portText, 1, 65535, example.split(":").pop() ?? "");
-  if (!port.ok && port.verb === "Invalid") {
-    return invalid(`the port must be from 1 to 65535, e.g. ${example}`);
-  }
-  if (!port.ok) return unparsable(expected);
-  return accept({ hostname: host, port: port.value });
-}
-
-function parseFallbackNatGateway(text: string): Outcome<FallbackNatGateway | undefined> {
-  const expected =
-    "expected nat-ID, or ZONE=nat-ID pairs separated by commas (plus at most one bare " +
-    "nat-ID as the default), e.g. us-east-1a=nat-0123abcd,us-east-1b=nat-0456cdef";
-  const notAnId = (id: string) =>
-    unparsable(`${quote(id)} is not a NAT gateway id; expected nat- and 8 or 17 hex digits`);
-  let fallback: string | undefined;
-  const byZone: [string, string][] = [];
-  for (const raw of text.split(",")) {
-    const entry = raw.trim();
-    if (entry === "") return unparsable(`empty entry; ${expected}`);
-    const equals = entry.indexOf("=");
-    if (equals < 0) {
-      if (!NAT_GATEWAY_ID.test(entry)) return notAnId(entry);
-      if (fallback !== undefined) {
-        return invalid(
-          `two default NAT gateways (${quote(fallback)} and ${quote(entry)}); ` +
-            "give at most one bare nat-ID",
-        );
-      }
-      fallback = entry;
-      continue;
-    }
-    const zone = entry.slice(0, equals).trim();
-    const id = entry.slice(equals + 1).trim();
-    if (zone === "") return unparsable(`${quote(entry)} has no zone before "="; ${expected}`);
-    if (!TAG_VALUE.test(zone) || zone.includes("=")) {
-      return unparsable(`${quote(zone)} is not a zone; ${expected}`);
-    }
-    if (!NAT_GATEWAY_ID.test(id)) return notAnId(id);
-    if (byZone.some(([known]) => known === zone)) {
-      return invalid(`zone ${quote(zone)} appears twice; give one NAT gateway per zone`);
-    }
-    byZone.push([zone, id]);
-  }
-  return accept({ default: fallback, byZone: Object.freeze(Object.fromEntries(byZone)) });
-}
-
-/** A closed set of lower-case names, read in any case, plus aliases. */
-function parseChoice<T extends string>(
-  names: Readonly<Record<T, true>>,
-  aliases: Readonly<Record<string, T>> = {},
-) {
-  const list = Object.keys(names) as T[];
-  const expected = `expected ${list.slice(0, -1).join(", ")} or ${list.at(-1)}`;
-  return (text: string): Outcome<T> => {
-    const lower = text.toLowerCase();
-    const value = list.find((name) => name === lower) ?? aliases[lower];
-    return value === undefined ? unparsable(expected) : accept(value);
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // The flag table.
@@ -303,7 +142,12 @@ interface FlagSpec<T> {
   readonly onlyFor?: Command;
 }
 
-type Settings = Omit<Config, "command">;
+/** The fields of `Config` set by an environment variable only, with no flag. */
+type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress";
+/** The fields of `Config` computed from the others (`deriveTimings`). */
+type DerivedKey = "requestTimeoutMs" | "writeTrustMs";
+/** What the flags set. */
+type Settings = Omit<Config, "command" | EnvOnlyKey | DerivedKey>;
 
 function toggle(flag: string, description: string): FlagSpec<boolean> {
   return {
@@ -499,8 +343,43 @@ const ACTION_FLAGS = [
   { flag: "version", short: undefined, description: "Print the version and exit." },
 ] as const;
 
+/**
+ * Settings read from one environment variable each, with no flag: knobs for operations and
+ * tests that `--help` does not list (the README does). Any text is taken as is (trimmed;
+ * empty counts as unset).
+ */
+const ENV_ONLY: { readonly [K in EnvOnlyKey]: { readonly env: string; readonly initial: string } } =
+  {
+    /** Tests; containers with the host's /proc elsewhere. */
+    ipForwardPath: {
+      env: "AWS_NAT_ROUTER_IP_FORWARD_PATH",
+      initial: "/proc/sys/net/ipv4/ip_forward",
+    },
+    /** Every interface: what peers reach, whichever address they probe (tests: a 127.x). */
+    serveHealthAddress: { env: "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS", initial: "0.0.0.0" },
+  };
+
+/** Bounds of one EC2 request's timeout: at least 2s however short `--interval` is. */
+const MIN_REQUEST_TIMEOUT_MS = 2_000;
+/** ...and at most 10s however long `--interval` is. */
+const MAX_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The values computed from the flags: one place, one name each. */
+export function deriveTimings(
+  settings: Pick<Config, "intervalMs">,
+): Pick<Config, DerivedKey> {
+  return {
+    requestTimeoutMs: Math.max(
+      MIN_REQUEST_TIMEOUT_MS,
+      Math.min(MAX_REQUEST_TIMEOUT_MS, settings.intervalMs),
+    ),
+    writeTrustMs: 2 * settings.intervalMs,
+  };
+}
+
 const KEYS = Object.keys(FLAGS) as (keyof Settings)[];
 const SPECS: readonly FlagSpec<unknown>[] = KEYS.map((key) => FLAGS[key]);
+const ENV_ONLY_KEYS = Object.keys(ENV_ONLY) as EnvOnlyKey[];
 
 function envName(flag: string): string {
   return ENV_PREFIX + flag.toUpperCase().replaceAll("-", "_");
@@ -511,19 +390,13 @@ function envNamesOf(spec: FlagSpec<unknown>): string[] {
 }
 
 /** Every environment variable `parseConfig` reads, for a caller that must list them. */
-export const ENV_NAMES: readonly string[] = SPECS.flatMap(envNamesOf);
+export const ENV_NAMES: readonly string[] = [
+  ...SPECS.flatMap(envNamesOf),
+  ...ENV_ONLY_KEYS.map((key) => ENV_ONLY[key].env),
+];
 
 // ---------------------------------------------------------------------------------------
 // Messages.
-
-/** A value as it may appear in a one-line message: quoted, escaped, and not too long. */
-function quote(text: string): string {
-  const short = [...text].length > 64 ? `${[...text].slice(0, 60).join("")}...` : text;
-  return JSON.stringify(short).replace(
-    /[\u007f-\u009f\u2028\u2029]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
 
 type Source =
   | { readonly kind: "flag" }
@@ -826,10 +699,14 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
     settings[key] = resolved.value[key].value;
   };
   for (const key of KEYS) copy(key);
+  const envOnly = {} as { -readonly [K in EnvOnlyKey]: string };
+  for (const key of ENV_ONLY_KEYS) {
+    envOnly[key] = readEnv(env, ENV_ONLY[key].env) ?? ENV_ONLY[key].initial;
+  }
   return {
     ok: true,
     action: "config",
-    config: { command, ...settings },
+    config: { command, ...settings, ...envOnly, ...deriveTimings(settings) },
     warnings: [...warnings, ...unknownEnvWarnings(env)],
   };
 }

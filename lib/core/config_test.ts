@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BAD_INPUT_CASES } from "../../tests/bad_input_cases.ts";
-import { type Config, ENV_NAMES, helpText, parseConfig } from "./config.ts";
+import { type Config, deriveTimings, ENV_NAMES, helpText, parseConfig } from "./config.ts";
 
 type Env = Record<string, string>;
 
@@ -49,6 +49,10 @@ const DEFAULTS: Config = {
   metricsListen: undefined,
   logLevel: "info",
   output: "table",
+  ipForwardPath: "/proc/sys/net/ipv4/ip_forward",
+  serveHealthAddress: "0.0.0.0",
+  requestTimeoutMs: 5_000,
+  writeTrustMs: 10_000,
 };
 
 Deno.test("parseConfig() accepts", async (t) => {
@@ -285,9 +289,9 @@ const EVERY_FLAG: readonly {
   {
     variable: "AWS_NAT_ROUTER_INTERVAL",
     envText: "10s",
-    fromEnv: { intervalMs: 10_000 },
+    fromEnv: { intervalMs: 10_000, requestTimeoutMs: 10_000, writeTrustMs: 20_000 },
     flag: ["--interval", "1m"],
-    fromFlag: { intervalMs: 60_000 },
+    fromFlag: { intervalMs: 60_000, requestTimeoutMs: 10_000, writeTrustMs: 120_000 },
   },
   {
     variable: "AWS_NAT_ROUTER_TIMEOUT",
@@ -427,9 +431,30 @@ const EVERY_FLAG: readonly {
   },
 ];
 
+/** The settings with a variable and no flag: the variable, a value there, the setting. */
+const ENV_ONLY: readonly {
+  variable: string;
+  envText: string;
+  fromEnv: Partial<Config>;
+}[] = [
+  {
+    variable: "AWS_NAT_ROUTER_IP_FORWARD_PATH",
+    envText: "/tmp/ip_forward",
+    fromEnv: { ipForwardPath: "/tmp/ip_forward" },
+  },
+  {
+    variable: "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS",
+    envText: "127.0.77.2",
+    fromEnv: { serveHealthAddress: "127.0.77.2" },
+  },
+];
+
 Deno.test("parseConfig() reads every flag from the environment, and a flag wins", async (t) => {
-  await t.step("the table below covers every variable parseConfig() reads", () => {
-    assert.deepEqual(EVERY_FLAG.map((row) => row.variable).sort(), [...ENV_NAMES].sort());
+  await t.step("the tables below cover every variable parseConfig() reads", () => {
+    assert.deepEqual(
+      [...EVERY_FLAG, ...ENV_ONLY].map((row) => row.variable).sort(),
+      [...ENV_NAMES].sort(),
+    );
   });
 
   for (const row of EVERY_FLAG) {
@@ -443,6 +468,24 @@ Deno.test("parseConfig() reads every flag from the environment, and a flag wins"
         [row.variable]: row.envText,
       });
       assert.deepEqual(config, { ...DEFAULTS, ...row.fromFlag });
+    });
+  }
+
+  for (const row of ENV_ONLY) {
+    await t.step(`parseConfig() reads ${row.variable}=${row.envText}, trimmed`, () => {
+      const config = configOf(VPC, { [row.variable]: ` ${row.envText}\n` });
+      assert.deepEqual(config, { ...DEFAULTS, ...row.fromEnv });
+    });
+    await t.step(`parseConfig() takes an empty ${row.variable} as unset`, () => {
+      assert.deepEqual(configOf(VPC, { [row.variable]: " " }), DEFAULTS);
+    });
+    await t.step(`parseConfig() warns of no ${row.variable} and has no flag for it`, () => {
+      const result = parseConfig(VPC, { [row.variable]: row.envText });
+      assert.ok(result.ok && result.action === "config");
+      assert.deepEqual(result.warnings, []);
+      const flag = `--${row.variable.slice("AWS_NAT_ROUTER_".length).toLowerCase()}`
+        .replaceAll("_", "-");
+      assert.match(errorOf([...VPC, flag, row.envText]), /^Unknown flag/);
     });
   }
 
@@ -685,5 +728,39 @@ Deno.test("parseConfig() on arbitrary input", async (t) => {
       ),
       { numRuns: 5_000 },
     );
+  });
+});
+
+Deno.test("deriveTimings()", async (t) => {
+  const cases: readonly [string, number, number][] = [
+    ["at least 2s however short --interval is", 1_000, 2_000],
+    ["--interval itself between 2s and 10s", 5_000, 5_000],
+    ["exactly 2s at --interval 2s", 2_000, 2_000],
+    ["exactly 10s at --interval 10s", 10_000, 10_000],
+    ["at most 10s however long --interval is", 3_600_000, 10_000],
+  ];
+  for (const [name, intervalMs, requestTimeoutMs] of cases) {
+    await t.step(`deriveTimings() makes the EC2 request timeout ${name}`, () => {
+      assert.equal(deriveTimings({ intervalMs }).requestTimeoutMs, requestTimeoutMs);
+    });
+  }
+
+  for (const intervalMs of [1_000, 5_000, 86_400_000]) {
+    await t.step(
+      `deriveTimings() trusts the leader's writes for two intervals of ${intervalMs} ms`,
+      () => {
+        assert.equal(deriveTimings({ intervalMs }).writeTrustMs, 2 * intervalMs);
+      },
+    );
+  }
+
+  await t.step("parseConfig() fills both from --interval, whatever sets it", () => {
+    const fromFlag = configOf([...VPC, "--interval", "1s"]);
+    assert.deepEqual(
+      [fromFlag.requestTimeoutMs, fromFlag.writeTrustMs],
+      [2_000, 2_000],
+    );
+    const fromEnv = configOf(VPC, { AWS_NAT_ROUTER_INTERVAL: "30s" });
+    assert.deepEqual([fromEnv.requestTimeoutMs, fromEnv.writeTrustMs], [10_000, 60_000]);
   });
 });

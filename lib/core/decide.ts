@@ -14,7 +14,7 @@ import type {
   Skipped,
 } from "../model.ts";
 import { allocate, holdDown } from "./allocate.ts";
-import type { FallbackNatGateway } from "./config.ts";
+import type { FallbackNatGateway } from "./parse.ts";
 import { electLeader } from "./election.ts";
 import { applyFallback } from "./fallback.ts";
 import { allDecided, candidates, type HealthState, nextSettleTime } from "./health.ts";

@@ -4,7 +4,7 @@
  * zone (or the default one); it stays there until a NAT instance is healthy and settled
  * (past `--rise` and `--failback-delay`), then the normal allocation takes it back. Pure.
  */
-import type { FallbackNatGateway } from "./config.ts";
+import type { FallbackNatGateway } from "./parse.ts";
 import { compareIds } from "./election.ts";
 import type { Allocation, MoveReason, RouteChange, RouteTable } from "../model.ts";
 import { DEFAULT_ROUTE } from "../model.ts";

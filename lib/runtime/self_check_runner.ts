@@ -8,7 +8,8 @@
  * Logs `self_check.failed` / `self_check.passed` on transitions only.
  */
 import type { Clock } from "../adapters/clock.ts";
-import type { Config, HostPort } from "../core/config.ts";
+import type { Config } from "../core/config.ts";
+import { formatHostPort, type HostPort } from "../core/parse.ts";
 import type { Ec2 } from "../adapters/ec2.ts";
 import { createHealthServer, type HealthServer } from "../adapters/health_server.ts";
 import type { Logger } from "../adapters/log.ts";
@@ -25,15 +26,6 @@ import {
   type SelfDescription,
 } from "../core/self_check.ts";
 
-/** Where Linux exposes the IPv4 forwarding switch. */
-export const DEFAULT_IP_FORWARD_PATH = "/proc/sys/net/ipv4/ip_forward";
-/** Overrides the ip_forward path (tests; containers with the host's /proc elsewhere). */
-export const IP_FORWARD_PATH_ENV = "AWS_NAT_ROUTER_IP_FORWARD_PATH";
-/** Every interface: what peers reach, whichever address they probe. */
-export const DEFAULT_HEALTH_ADDRESS = "0.0.0.0";
-/** Overrides the address the health port listens on (tests: the instance's 127.x address). */
-export const HEALTH_ADDRESS_ENV = "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS";
-
 /** A TCP connect to `target` within `timeoutMs`; failure is a value. */
 export type Connect = (
   target: HostPort,
@@ -49,11 +41,6 @@ export function tcpConnect(
     instanceId: "egress",
     address: target.hostname,
   });
-}
-
-/** `host:port`, with brackets around an IPv6 address. */
-export function formatHostPort({ hostname, port }: HostPort): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 export interface SelfCheckSettings {
@@ -247,8 +234,6 @@ export interface NodeHealthDeps {
   /** This instance, from the metadata service (needed with `--self-check`). */
   readonly instanceId: string | undefined;
   readonly readTextFile: (path: string) => Promise<string>;
-  /** Reads `IP_FORWARD_PATH_ENV` and `HEALTH_ADDRESS_ENV`. */
-  readonly env: (name: string) => string | undefined;
   readonly connect?: Connect;
 }
 
@@ -275,6 +260,8 @@ export function startNodeHealth(
     | "probeIntervalMs"
     | "fall"
     | "rise"
+    | "ipForwardPath"
+    | "serveHealthAddress"
   >,
   deps: NodeHealthDeps,
   signal: AbortSignal,
@@ -282,10 +269,6 @@ export function startNodeHealth(
   if (!config.selfCheck && config.serveHealth === undefined) {
     return { stop: () => Promise.resolve() };
   }
-  const local = (name: string) => {
-    const value = deps.env(name)?.trim();
-    return value === "" ? undefined : value;
-  };
   if (config.selfCheck && config.serveHealth === undefined) {
     deps.log.error("self_check.not_served", {
       error: "--self-check without --serve-health: peers cannot see this node's verdict",
@@ -293,7 +276,7 @@ export function startNodeHealth(
     });
   }
   const server = config.serveHealth === undefined ? undefined : createHealthServer({
-    hostname: local(HEALTH_ADDRESS_ENV) ?? DEFAULT_HEALTH_ADDRESS,
+    hostname: config.serveHealthAddress,
     port: config.serveHealth,
   });
   const selfCheck = config.selfCheck
@@ -301,7 +284,7 @@ export function startNodeHealth(
       instanceId: deps.instanceId,
       vpcId: config.vpcId,
       clusterId: config.clusterId,
-      ipForwardPath: local(IP_FORWARD_PATH_ENV) ?? DEFAULT_IP_FORWARD_PATH,
+      ipForwardPath: config.ipForwardPath,
       egress: config.egressCheck,
       timeoutMs: config.timeoutMs,
       describeIntervalMs: config.intervalMs,

@@ -11,9 +11,6 @@ import { memoryLogger } from "../adapters/log.ts";
 import type { NatInstance } from "../model.ts";
 import {
   type Connect,
-  DEFAULT_IP_FORWARD_PATH,
-  HEALTH_ADDRESS_ENV,
-  IP_FORWARD_PATH_ENV,
   runNodeHealth,
   SelfCheck,
   type SelfCheckSettings,
@@ -306,22 +303,25 @@ Deno.test("startNodeHealth()", async (t) => {
     probeIntervalMs: 50,
     fall: 2,
     rise: 2,
+    ipForwardPath: "/proc/sys/net/ipv4/ip_forward",
+    serveHealthAddress: "0.0.0.0",
   };
-  const deps = (env: Record<string, string>, log = memoryLogger()) => ({
+  /** `ipForwardPath`: the only file the self-check may read. */
+  const deps = (ipForwardPath: string, log = memoryLogger()) => ({
     ec2: fakeEc2([[nat(SELF, false)]]),
     log,
     clock: realClock,
     instanceId: SELF,
     readTextFile: (path: string) => {
-      assert.equal(path, env[IP_FORWARD_PATH_ENV] ?? DEFAULT_IP_FORWARD_PATH);
+      assert.equal(path, ipForwardPath);
       return Promise.resolve("1");
     },
-    env: (name: string) => env[name],
   });
 
   await t.step("startNodeHealth() does nothing without either flag", async () => {
     const log = memoryLogger();
-    await startNodeHealth(config, deps({}, log), new AbortController().signal).stop();
+    await startNodeHealth(config, deps(config.ipForwardPath, log), new AbortController().signal)
+      .stop();
     assert.deepEqual(log.lines, []);
   });
 
@@ -329,10 +329,9 @@ Deno.test("startNodeHealth()", async (t) => {
     "startNodeHealth() --self-check without --serve-health says peers cannot see it",
     async () => {
       const log = memoryLogger();
-      const env = { [IP_FORWARD_PATH_ENV]: "/tmp/ip_forward" };
       const health = startNodeHealth(
-        { ...config, selfCheck: true },
-        deps(env, log),
+        { ...config, selfCheck: true, ipForwardPath: "/tmp/ip_forward" },
+        deps("/tmp/ip_forward", log),
         AbortSignal.abort(),
       );
       await health.stop();
@@ -354,8 +353,8 @@ Deno.test("startNodeHealth()", async (t) => {
       probe.close();
       const log = memoryLogger();
       const health = startNodeHealth(
-        { ...config, serveHealth: port },
-        deps({ [HEALTH_ADDRESS_ENV]: hostname }, log),
+        { ...config, serveHealth: port, serveHealthAddress: hostname },
+        deps(config.ipForwardPath, log),
         new AbortController().signal,
       );
       try {

@@ -1,7 +1,17 @@
-/** @module Tests of Go-style duration parsing, explanations and formatting. */
+/**
+ * @module Tests of the value parsers and formatters: Go-style durations (parsing,
+ * explanations, formatting) and `host:port`. The parsers' messages in context are tested
+ * through `parseConfig()` in `config_test.ts`.
+ */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { explainBadDuration, formatDuration, parseDuration } from "./duration.ts";
+import {
+  explainBadDuration,
+  formatDuration,
+  formatHostPort,
+  parseDuration,
+  parseHostPort,
+} from "./parse.ts";
 
 Deno.test("parseDuration()", async (t) => {
   const valid: readonly [string, number][] = [
@@ -106,6 +116,35 @@ Deno.test("formatDuration()", async (t) => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 400 * 86_400_000 }), (ms) => {
         assert.equal(parseDuration(formatDuration(ms)), ms);
+      }),
+    );
+  });
+});
+
+Deno.test("formatHostPort()", async (t) => {
+  const cases: readonly [string, string, number, string][] = [
+    ["an IPv4 address as is", "127.0.0.1", 9100, "127.0.0.1:9100"],
+    ["a host name as is", "example.com", 443, "example.com:443"],
+    ["every interface as is", "0.0.0.0", 3128, "0.0.0.0:3128"],
+    ["an IPv6 address in brackets", "::1", 9100, "[::1]:9100"],
+    ["a scoped IPv6 address in brackets", "fe80::1%eth0", 80, "[fe80::1%eth0]:80"],
+  ];
+  for (const [name, hostname, port, text] of cases) {
+    await t.step(`formatHostPort() writes ${name}: ${text}`, () => {
+      assert.equal(formatHostPort({ hostname, port }), text);
+    });
+  }
+
+  await t.step("formatHostPort() writes what parseHostPort() reads back the same", () => {
+    const host = fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.domain().filter((name) => name.length <= 253),
+    );
+    fc.assert(
+      fc.property(host, fc.integer({ min: 1, max: 65535 }), (hostname, port) => {
+        const parsed = parseHostPort(formatHostPort({ hostname, port }), "h:1", undefined);
+        assert.deepEqual(parsed, { ok: true, value: { hostname, port } });
       }),
     );
   });
