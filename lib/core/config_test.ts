@@ -47,6 +47,7 @@ const DEFAULTS: Config = {
   egressCheck: undefined,
   serveHealth: undefined,
   metricsListen: undefined,
+  heartbeatMs: 300_000,
   logLevel: "info",
   output: "table",
 };
@@ -109,6 +110,17 @@ Deno.test("parseConfig() accepts", async (t) => {
       name: "a timeout just under a longer probe interval",
       args: [...VPC, "--timeout", "1.9s", "--probe-interval", "2s"],
       expected: { timeoutMs: 1_900, probeIntervalMs: 2_000 },
+    },
+    {
+      name: "--heartbeat 0, which turns the heartbeat off",
+      args: [...VPC, "--heartbeat", "0"],
+      expected: { heartbeatMs: 0 },
+    },
+    {
+      name: "AWS_NAT_ROUTER_HEARTBEAT=1m",
+      args: VPC,
+      env: { AWS_NAT_ROUTER_HEARTBEAT: "1m" },
+      expected: { heartbeatMs: 60_000 },
     },
     {
       name: "--failback-delay 0",
