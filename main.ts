@@ -23,7 +23,7 @@ import {
   type RouterMetrics,
 } from "./lib/runtime/metrics.ts";
 import { serveMetrics } from "./lib/adapters/metrics_server.ts";
-import { PERMISSION_FIX } from "./lib/adapters/net_errors.ts";
+import { explainNotCapable, PERMISSION_FIX } from "./lib/adapters/net_errors.ts";
 import { createTcpProbe, type Probe } from "./lib/adapters/probe.ts";
 import { heartbeatSummary } from "./lib/core/heartbeat.ts";
 import { lastOkCycle, runHeartbeat } from "./lib/runtime/heartbeat.ts";
@@ -96,7 +96,7 @@ function startMetrics(config: Config, log: Logger): Telemetry | undefined {
       : `${listen.hostname}:${listen.port}`;
     log.error("metrics.failed", {
       address,
-      error: errorText(error),
+      error: explainNotCapable(error) ?? errorText(error),
       fix: error instanceof Deno.errors.NotCapable
         ? "the permission set does not allow listening there; listen on an allowed address " +
           "(see the README's metrics section)"
