@@ -416,6 +416,13 @@ const EVERY_FLAG: readonly {
     fromFlag: { metricsListen: { hostname: "0.0.0.0", port: 9200 } },
   },
   {
+    variable: "AWS_NAT_ROUTER_HEARTBEAT",
+    envText: "10m",
+    fromEnv: { heartbeatMs: 600_000 },
+    flag: ["--heartbeat", "0"],
+    fromFlag: { heartbeatMs: 0 },
+  },
+  {
     variable: "AWS_NAT_ROUTER_LOG_LEVEL",
     envText: "error",
     fromEnv: { logLevel: "error" },
