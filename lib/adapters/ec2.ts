@@ -370,5 +370,6 @@ export function toEc2Error(action: string, error: unknown): Ec2Error {
     : `: ${firstLine(e.cause).replace(/^error sending request for url \([^)]*\): /, "")}`;
   // A refusal by the permission set or by the endpoint's port, in plain words.
   const detail = explainNetError(error) ?? `${firstLine(error)}${cause}`;
-  return new Ec2Error(action, name, detail.slice(0, 400), status);
+  // Long enough for the credential chain, which names each link it tried.
+  return new Ec2Error(action, name, detail.slice(0, 1000), status);
 }
