@@ -4,10 +4,11 @@
  * (EC2 through the AWS SDK, IMDSv2 through fetch, TCP probes, the logger), signal
  * handling and exit codes. The only caller of `Deno.exit`.
  *
- * Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 a `--once` cycle that could not
- * complete or a change that failed (`status`: EC2 could not be read), 2 bad input (nothing
- * was changed in AWS).
+ * Exit codes: 0 done (or the daemon stopped by SIGTERM/SIGINT), 1 a `--once` run that could
+ * not complete its cycle (its inputs not found within its deadline, a stop before the cycle,
+ * a failed change; `status`: EC2 could not be read), 2 bad input (nothing was changed in AWS).
  */
+import { readConfigFile } from "./lib/adapters/aws_files.ts";
 import { realClock } from "./lib/adapters/clock.ts";
 import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config.ts";
 import { formatHostPort } from "./lib/core/parse.ts";
@@ -23,7 +24,19 @@ import {
   type RouterMetrics,
 } from "./lib/runtime/metrics.ts";
 import { serveMetrics } from "./lib/adapters/metrics_server.ts";
-import { createTcpProbe } from "./lib/adapters/probe.ts";
+import { explainNotCapable, PERMISSION_FIX } from "./lib/adapters/net_errors.ts";
+import { createTcpProbe, type Probe } from "./lib/adapters/probe.ts";
+import { heartbeatSummary } from "./lib/core/heartbeat.ts";
+import { lastOkCycle, runHeartbeat } from "./lib/runtime/heartbeat.ts";
+import {
+  givenRegion,
+  identityFix,
+  onceDeadlineMs,
+  profileRegion,
+  REGION_FIX,
+  type RegionSource,
+  retryDelayMs,
+} from "./lib/core/startup.ts";
 import { startNodeHealth } from "./lib/runtime/self_check_runner.ts";
 import { formatStatusJson, formatStatusTable, statusReport } from "./lib/core/status.ts";
 import { VERSION } from "./lib/core/version.ts";
@@ -32,10 +45,14 @@ import { VERSION } from "./lib/core/version.ts";
 const SDK_ENV = [
   "AWS_REGION",
   "AWS_PROFILE",
+  "AWS_CONFIG_FILE",
+  "AWS_SHARED_CREDENTIALS_FILE",
   "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY",
   "AWS_EC2_METADATA_SERVICE_ENDPOINT",
   "AWS_EC2_METADATA_DISABLED",
+  "HOME",
+  "USERPROFILE",
 ] as const;
 
 /** Reads only the variables the router knows, so the permission set can list them. */
@@ -77,7 +94,7 @@ function startMetrics(config: Config, log: Logger): Telemetry | undefined {
   } catch (error) {
     log.error("metrics.failed", {
       address: formatHostPort(listen),
-      error: errorText(error),
+      error: explainNotCapable(error) ?? errorText(error),
       fix: error instanceof Deno.errors.NotCapable
         ? "the permission set does not allow listening there; listen on an allowed address " +
           "(see the README's metrics section)"
@@ -87,21 +104,37 @@ function startMetrics(config: Config, log: Logger): Telemetry | undefined {
   return telemetry;
 }
 
-/** Retries `task` with backoff until it succeeds or `signal` aborts (then `undefined`). */
+/** What a run is waiting for: logged with the fix if a `--once` run gives up on it. */
+interface Waiting {
+  what: "identity" | "region" | "cycle";
+  error: string | undefined;
+  fix: string;
+}
+
+/** A region, and where it was found (logged as `region.resolved`). */
+interface Region {
+  readonly region: string;
+  readonly source: RegionSource;
+}
+
+/**
+ * Retries `task` with backoff until it succeeds or `signal` aborts (then `undefined`). Every
+ * failure is logged with the fix; `waiting` keeps the last one for a `--once` deadline.
+ */
 async function untilDone<T>(
-  what: string,
+  what: "identity" | "region",
   task: () => Promise<T>,
-  log: Logger,
-  signal: AbortSignal,
+  context: { log: Logger; signal: AbortSignal; fix: string; waiting: Waiting },
 ): Promise<T | undefined> {
-  for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+  const { log, signal, fix, waiting } = context;
+  Object.assign(waiting, { what, error: undefined, fix });
+  for (let failures = 1; !signal.aborted; failures++) {
     try {
       return await task();
     } catch (error) {
-      log.error(`${what}.failed`, {
-        error: errorText(error),
-        retry_in_s: delay / 1000,
-      });
+      const delay = retryDelayMs(failures);
+      waiting.error = errorText(error);
+      log.error(`${what}.failed`, { error: waiting.error, retry_in_s: delay / 1000, fix });
       await realClock.sleep(delay, signal);
     }
   }
@@ -112,6 +145,7 @@ async function run(
   config: Config,
   env: Record<string, string | undefined>,
   warnings: readonly string[],
+  given: Region | undefined,
 ): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   for (const warning of warnings) log.warn("config.warning", { warning });
@@ -123,7 +157,7 @@ async function run(
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   try {
-    return await runWith(config, env, log, stop.signal);
+    return await runWith(config, env, given, log, stop.signal);
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -133,6 +167,7 @@ async function run(
 async function runWith(
   config: Config,
   env: Record<string, string | undefined>,
+  given: Region | undefined,
   log: Logger,
   signal: AbortSignal,
 ): Promise<number> {
@@ -146,30 +181,105 @@ async function runWith(
     once: config.once,
   });
   const telemetry = startMetrics(config, log);
+  const waiting: Waiting = { what: "cycle", error: undefined, fix: "" };
   try {
-    return await route(config, env, log, signal, metadata, telemetry);
+    const work = route(config, env, given, log, signal, metadata, telemetry, waiting);
+    return config.once ? await withinDeadline(config, work, log, waiting) : await work;
   } finally {
     await telemetry?.close();
   }
 }
 
+/**
+ * A one-shot run's total deadline: `work`'s exit code, or 1 with one `once.gave_up` line
+ * naming what it was still waiting for and the fix, once `onceDeadlineMs` has passed.
+ */
+async function withinDeadline(
+  config: Config,
+  work: Promise<number>,
+  log: Logger,
+  waiting: Waiting,
+): Promise<number> {
+  const deadlineMs = onceDeadlineMs(config);
+  const timer = new AbortController();
+  const expired = realClock.sleep(deadlineMs, timer.signal).then(() => undefined);
+  work.catch(() => {}); // past the deadline the process exits; nothing waits for it
+  try {
+    const code = await Promise.race([work, expired]);
+    if (code !== undefined) return code;
+  } finally {
+    timer.abort();
+  }
+  log.error("once.gave_up", {
+    waiting_for: waiting.what,
+    after_s: deadlineMs / 1000,
+    error: waiting.error,
+    fix: waiting.fix,
+  });
+  log.info("router.stopped", { ok: false });
+  return 1;
+}
+
+/** Stopped by a signal before any cycle ran: fine for the daemon, a failure for `--once`. */
+function stoppedBeforeCycle(config: Config, log: Logger): number {
+  log.info("router.stopped", { ok: !config.once, cycles: 0 });
+  return config.once ? 1 : 0;
+}
+
+/** Logs, once per address, a health check the permission set refused, with the fix. */
+function explainRefusedProbes(probe: Probe, log: Logger): Probe {
+  const noted = new Set<string>();
+  return async (target) => {
+    const result = await probe(target);
+    const address = target.address ?? "";
+    if (result.error === "not_permitted" && !noted.has(address)) {
+      noted.add(address);
+      log.error("probe.not_permitted", {
+        instance_id: target.instanceId,
+        address,
+        fix: `the health check's address is outside the permission set; ${PERMISSION_FIX}`,
+      });
+    }
+    return result;
+  };
+}
+
 async function route(
   config: Config,
   env: Record<string, string | undefined>,
+  given: Region | undefined,
   log: Logger,
   signal: AbortSignal,
   metadata: Metadata,
   telemetry: Telemetry | undefined,
+  waiting: Waiting,
 ): Promise<number> {
   // The election and the self-check (a daemon only) both need to know which instance this is.
-  const needsIdentity = config.ec2Election || (config.selfCheck && !config.once);
+  const selfCheck = config.selfCheck && !config.once;
+  const needsIdentity = config.ec2Election || selfCheck;
   const identity = needsIdentity
-    ? await untilDone("identity", () => metadata.identity(), log, signal)
+    ? await untilDone("identity", () => metadata.identity(), {
+      log,
+      signal,
+      waiting,
+      fix: identityFix({ ec2Election: config.ec2Election, selfCheck }),
+    })
     : undefined;
-  if (needsIdentity && !identity) return 0; // stopped while waiting
-  const region = config.region ?? env.AWS_REGION ?? identity?.region ??
-    await untilDone("region", () => metadata.region(), log, signal);
-  if (!region) return 0;
+  if (needsIdentity && !identity) return stoppedBeforeCycle(config, log);
+  const resolved: Region | undefined = given ??
+    (identity ? { region: identity.region, source: "metadata" } : await untilDone(
+      "region",
+      async () => ({ region: await metadata.region(), source: "metadata" as const }),
+      { log, signal, waiting, fix: REGION_FIX },
+    ));
+  if (!resolved) return stoppedBeforeCycle(config, log);
+  const { region } = resolved;
+  log.info("region.resolved", { region, source: resolved.source });
+  Object.assign(waiting, {
+    what: "cycle",
+    error: undefined,
+    fix: "EC2 or the health checks did not answer in time (see the lines above); run it again",
+  });
   if (identity) {
     log.info("identity.resolved", {
       instance_id: identity.instanceId,
@@ -186,24 +296,27 @@ async function route(
     ...(telemetry ? { onCall: telemetry.metrics.onEc2Call } : {}),
   });
   try {
+    const lastOk = lastOkCycle();
+    const metricsObserver = telemetry?.metrics.observer;
     const controller = new Controller(config, {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: explainRefusedProbes(
+        createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+        log,
+      ),
       log,
       clock: realClock,
       self: identity?.instanceId,
-      ...(telemetry ? { observer: telemetry.metrics.observer } : {}),
+      observer: {
+        ...metricsObserver,
+        cycle: (info) => {
+          metricsObserver?.cycle(info);
+          lastOk.cycle(info);
+        },
+      },
     });
     if (telemetry) {
-      telemetry.view = () => {
-        const { view, decision } = controller.snapshot();
-        return {
-          instances: view?.instances ?? [],
-          routeTables: view?.routeTables ?? [],
-          health: view?.health ?? new Map(),
-          decision,
-        };
-      };
+      telemetry.view = () => believed(controller);
     }
     if (config.once) {
       const outcome = await controller.runOnce();
@@ -217,16 +330,37 @@ async function route(
       instanceId: identity?.instanceId,
       readTextFile: (path) => Deno.readTextFile(path),
     }, signal);
+    const heartbeat = config.heartbeatMs > 0
+      ? runHeartbeat({
+        clock: realClock,
+        log,
+        periodMs: config.heartbeatMs,
+        summary: () => heartbeatSummary(believed(controller), lastOk.at()),
+      }, signal)
+      : Promise.resolve();
     try {
       await controller.run(signal);
     } finally {
       await nodeHealth.stop();
+      await heartbeat;
     }
     log.info("router.stopped", {});
     return 0;
   } finally {
     ec2.destroy();
   }
+}
+
+/** What the controller believes now: its view and its latest decision (metrics, heartbeat). */
+function believed(controller: Controller) {
+  const { view, decision } = controller.snapshot();
+  return {
+    instances: view?.instances ?? [],
+    routeTables: view?.routeTables ?? [],
+    health: view?.health ?? new Map(),
+    leader: decision?.leader,
+    decision,
+  };
 }
 
 /**
@@ -254,19 +388,17 @@ async function status(
   env: Record<string, string | undefined>,
   warnings: readonly string[],
   args: readonly string[],
+  given: Region | undefined,
 ): Promise<number> {
   const log = createLogger({ level: statusLogLevel(config, args, env) });
   for (const warning of warnings) log.warn("config.warning", { warning });
   const metadata: Metadata = createMetadata(metadataOptionsFromEnv(env));
-  let region = config.region ?? env.AWS_REGION;
+  let region = given?.region;
   if (!region) {
     try {
       region = await metadata.region();
     } catch (error) {
-      log.error("region.failed", {
-        error: errorText(error),
-        fix: "pass --region or set AWS_REGION when not on an EC2 instance",
-      });
+      log.error("region.failed", { error: errorText(error), fix: REGION_FIX });
       return 1;
     }
   }
@@ -315,10 +447,39 @@ async function main(args: string[]): Promise<number> {
     console.log(`aws-nat-router ${VERSION}`);
     return 0;
   }
-  if (parsed.config.command === "status") {
-    return await status(parsed.config, env, parsed.warnings, args);
+  const profile = await readProfileRegion(parsed.config, env);
+  if (profile.error !== undefined) {
+    console.error(`aws-nat-router: ${profile.error}`);
+    return 2;
   }
-  return await run(parsed.config, env, parsed.warnings);
+  const warnings = [...parsed.warnings, ...(profile.warning ? [profile.warning] : [])];
+  const given = givenRegion({
+    flag: parsed.config.region,
+    environment: env.AWS_REGION,
+    profile: profile.region,
+  });
+  if (parsed.config.command === "status") {
+    return await status(parsed.config, env, warnings, args, given);
+  }
+  return await run(parsed.config, env, warnings, given);
+}
+
+/**
+ * The region of the selected profile (`AWS_PROFILE`, else `default`) in the AWS config file,
+ * read only when neither `--region` nor `AWS_REGION` gives one. A malformed region is bad
+ * input; a file outside the permission set is a warning (the metadata service comes next).
+ */
+async function readProfileRegion(
+  config: Config,
+  env: Record<string, string | undefined>,
+): Promise<{ region?: string; warning?: string; error?: string }> {
+  if (config.region || env.AWS_REGION?.trim()) return {};
+  const file = await readConfigFile(env);
+  if (file.kind === "absent") return {};
+  if (file.kind === "refused") return { warning: `Ignored the AWS config file: ${file.error}` };
+  const found = profileRegion(file.text, env.AWS_PROFILE?.trim() || "default", file.path);
+  if (!found.ok) return { error: found.error };
+  return found.region === undefined ? {} : { region: found.region };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -288,6 +288,26 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     mentions: "--egress-check",
   },
 
+  // --heartbeat.
+  {
+    name: "a --heartbeat that is not a duration",
+    args: [...VPC, "--heartbeat", "often"],
+    env: {},
+    mentions: "--heartbeat",
+  },
+  {
+    name: "a --heartbeat shorter than a second",
+    args: [...VPC, "--heartbeat", "100ms"],
+    env: {},
+    mentions: "--heartbeat",
+  },
+  {
+    name: "an AWS_NAT_ROUTER_HEARTBEAT longer than a day",
+    args: [...VPC],
+    env: { AWS_NAT_ROUTER_HEARTBEAT: "25h" },
+    mentions: "AWS_NAT_ROUTER_HEARTBEAT",
+  },
+
   // Flags that conflict.
   {
     name: "--egress-check without --self-check",

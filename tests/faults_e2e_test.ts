@@ -34,7 +34,12 @@ Deno.test("router rides out EC2 API faults and converges once each clears", asyn
       "the endpoint down at start: it logs the refused connection, then converges",
       async () => {
         await logFrom(router).waitFor(
-          /ERROR discovery\.failed action=Describe\w+ code=NetworkError error=".*Connection refused/,
+          new RegExp(
+            `ERROR discovery\\.failed action=Describe\\w+ code=NetworkError ` +
+              `error="connection refused by ${
+                new URL(vpc.ec2Endpoint).host.replaceAll(".", "\\.")
+              }"`,
+          ),
         );
         running.assertRunning();
         server.up();

@@ -26,7 +26,8 @@ const FAULTS: readonly MetadataFault[] = [
     name: "down (connections refused)",
     apply: (imds) => imds.down(),
     clear: (imds) => imds.up(),
-    logged: /ERROR identity\.failed error=".*instance metadata service at .*Connection refused/,
+    logged:
+      /ERROR identity\.failed error=".*instance metadata service at http:\/\/(127\.[\d.]+:\d+): connection refused by \1" retry_in_s=\d+ fix="run it on an EC2 instance .*or drop --ec2-election"/,
   },
   {
     name: "slower than the metadata timeout",
@@ -142,7 +143,7 @@ Deno.test("router with instance-role credentials survives their absence and thei
       "no credentials while the metadata service is down: logged, nothing sent",
       async () => {
         await router.waitFor(
-          /ERROR discovery\.failed action=Describe\w+ code=CredentialsError error="Cannot find AWS credentials \(instance role: .*Connection refused/,
+          /ERROR discovery\.failed action=Describe\w+ code=CredentialsError error="Cannot find AWS credentials: tried environment \(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set\), profile( default)? \(.+\), instance role \(.*connection refused by 127\.[\d.]+:\d+\); set AWS_ACCESS_KEY_ID/,
         );
         running.assertRunning();
         assert.equal(server.calls.length, 0, "no unsigned call reached EC2");

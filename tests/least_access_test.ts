@@ -139,7 +139,9 @@ Deno.test("the full program cycle runs under the audited set plus the loopback r
     assert.equal(code, 0, stderr.join("\n"));
     assert.ok(allocatedTo(vpc, vpc.fleet.natIds));
     assert.deepEqual(
-      stderr.filter((l) => /NotCapable|Requires \w+ access|not_permitted/.test(l)),
+      stderr.filter((l) =>
+        /NotCapable|Requires \w+ access|not_permitted|outside the permission set/.test(l)
+      ),
       [],
     );
   } finally {
@@ -152,7 +154,7 @@ Deno.test("the runtime refuses connections outside the set", async (t) => {
   const env = simEnv({ ec2: vpc.ec2Endpoint }, vpc.routerEnv());
   try {
     await t.step(
-      "without the loopback range the EC2 endpoint is unreachable: NotCapable",
+      "without the loopback range the EC2 endpoint is unreachable: NotCapable, and the fix",
       async () => {
         const router = startRouter({
           name: "no-loopback",
@@ -164,7 +166,7 @@ Deno.test("the runtime refuses connections outside the set", async (t) => {
           const port = new URL(vpc.ec2Endpoint).port;
           await logFrom(router).waitFor(
             new RegExp(
-              `ERROR discovery\\.failed action=Describe\\w+ code=NotCapable error="Requires net access to \\\\"127\\.0\\.0\\.1:${port}\\\\"`,
+              `ERROR discovery\\.failed action=Describe\\w+ code=NotCapable error="net access to \\\\"127\\.0\\.0\\.1:${port}\\\\" is outside the permission set; add it to the \\\\"default\\\\" permission set in deno\\.json, then rebuild with deno task compile"`,
             ),
           );
           assert.equal(vpc.ec2Server.calls.length, 0, "no call reached the simulator");
@@ -174,29 +176,42 @@ Deno.test("the runtime refuses connections outside the set", async (t) => {
       },
     );
 
-    await t.step("with only the EC2 endpoint added, probes of the NATs are refused", async () => {
-      const router = startRouter({
-        name: "endpoint-only",
-        net: new URL(vpc.ec2Endpoint).host,
-        args: routerArgs(vpc, FAST),
-        env,
-      });
-      try {
-        for (const id of vpc.fleet.natIds) {
-          await router.waitFor(
-            new RegExp(`health\\.changed instance_id=${id} healthy=false .*error=not_permitted`),
+    await t.step(
+      "with only the EC2 endpoint added, probes of the NATs are refused, once each with the fix",
+      async () => {
+        const router = startRouter({
+          name: "endpoint-only",
+          net: new URL(vpc.ec2Endpoint).host,
+          args: routerArgs(vpc, FAST),
+          env,
+        });
+        try {
+          for (const id of vpc.fleet.natIds) {
+            await router.waitFor(
+              new RegExp(`health\\.changed instance_id=${id} healthy=false .*error=not_permitted`),
+            );
+            await router.waitFor(
+              new RegExp(
+                `ERROR probe\\.not_permitted instance_id=${id} address=\\S+ fix="the health check's address is outside the permission set; add it to the \\\\"default\\\\" permission set in deno\\.json, then rebuild with deno task compile"`,
+              ),
+            );
+          }
+          assert.equal(
+            router.grep(/probe\.not_permitted/).length,
+            vpc.fleet.natIds.length,
+            "one line per refused address, not one per probe",
           );
+          await router.waitFor(/ERROR allocation\.no_healthy_nat /);
+          for (const id of vpc.fleet.natIds) {
+            assert.equal(vpc.nat(id).accepted, 0, `nothing reached ${id}'s health listener`);
+          }
+          const writes = vpc.ec2Server.calls.filter((c) => !c.action.startsWith("Describe"));
+          assert.deepEqual(writes, [], "nothing written without a healthy NAT");
+        } finally {
+          assert.equal(await router.stop(), 0, router.lines.slice(-5).join("\n"));
         }
-        await router.waitFor(/ERROR allocation\.no_healthy_nat /);
-        for (const id of vpc.fleet.natIds) {
-          assert.equal(vpc.nat(id).accepted, 0, `nothing reached ${id}'s health listener`);
-        }
-        const writes = vpc.ec2Server.calls.filter((c) => !c.action.startsWith("Describe"));
-        assert.deepEqual(writes, [], "nothing written without a healthy NAT");
-      } finally {
-        assert.equal(await router.stop(), 0, router.lines.slice(-5).join("\n"));
-      }
-    });
+      },
+    );
   } finally {
     await vpc.close();
   }

@@ -367,7 +367,8 @@ Deno.test("router --metrics-listen on an address it may not use: logged, and it 
     assert.equal(code, 0, stderr.join("\n"));
     assert.ok(
       stderr.some((l) =>
-        /ERROR metrics\.failed address=0\.0\.0\.0:\d+ error="Requires net access/.test(l)
+        /ERROR metrics\.failed address=0\.0\.0\.0:\d+ error="net access to \\"0\.0\.0\.0:\d+\\" is outside the permission set; add it to the \\"default\\" permission set in deno\.json, then rebuild with deno task compile"/
+          .test(l)
       ),
       stderr.join("\n"),
     );

@@ -167,6 +167,8 @@ export async function runRouter(options: {
   readonly args: readonly string[];
   readonly env: Record<string, string>;
   readonly net?: string | undefined;
+  /** Extra `deno run` permission flags, e.g. `--allow-read=<temp file>`. */
+  readonly flags?: readonly string[];
 }): Promise<{ code: number; stderr: string[]; stdout: string[] }> {
   const router = startRouter(options);
   const code = await router.exited;

@@ -23,6 +23,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import type { CredentialProvider } from "./metadata.ts";
+import { explainNetError } from "./net_errors.ts";
 import {
   DEFAULT_ROUTE,
   type DefaultRoute,
@@ -367,5 +368,8 @@ export function toEc2Error(action: string, error: unknown): Ec2Error {
   const cause = e?.cause === undefined
     ? ""
     : `: ${firstLine(e.cause).replace(/^error sending request for url \([^)]*\): /, "")}`;
-  return new Ec2Error(action, name, `${firstLine(error)}${cause}`.slice(0, 400), status);
+  // A refusal by the permission set or by the endpoint's port, in plain words.
+  const detail = explainNetError(error) ?? `${firstLine(error)}${cause}`;
+  // Long enough for the credential chain, which names each link it tried.
+  return new Ec2Error(action, name, detail.slice(0, 1000), status);
 }

@@ -4,6 +4,7 @@
  * (instance id, zone, region) and the instance role's credentials. Every call has a
  * timeout and a few retries; the endpoint is injectable (`AWS_EC2_METADATA_SERVICE_ENDPOINT`).
  */
+import { explainNetError } from "./net_errors.ts";
 
 export const DEFAULT_METADATA_ENDPOINT = "http://169.254.169.254";
 const TOKEN_TTL_SECONDS = 21600;
@@ -66,6 +67,8 @@ export function metadataOptionsFromEnv(
 
 /** An error's first line, and its cause's (fetch fails with "fetch failed" and the reason). */
 function describe(error: unknown): string {
+  const plain = explainNetError(error);
+  if (plain !== undefined) return plain;
   const firstLine = (value: unknown) =>
     (value instanceof Error ? value.message : String(value)).split("\n")[0] ?? "";
   // Drop the URL fetch repeats ("error sending request for url (...): "): keep the reason.

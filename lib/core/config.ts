@@ -30,6 +30,7 @@ import {
   type Outcome,
   parseChoice,
   parseClusterId,
+  parseDuration,
   parseDurationIn,
   parseFallbackNatGateway,
   parseHostPort,
@@ -40,6 +41,7 @@ import {
   parseVpcId,
   quote,
 } from "./parse.ts";
+import { ONCE_BASE_DEADLINE_MS } from "./startup.ts";
 import { TAG_CLUSTER_ID } from "../model.ts";
 import type { LogLevel, RecoveryMode } from "../model.ts";
 
@@ -81,6 +83,8 @@ export interface Config {
   readonly egressCheck: HostPort | undefined;
   readonly serveHealth: number | undefined;
   readonly metricsListen: HostPort | undefined;
+  /** How often the daemon logs `router.heartbeat`; 0: never. */
+  readonly heartbeatMs: number;
   readonly logLevel: LogLevel;
   /** Always `"table"` for the `run` command. */
   readonly output: OutputFormat;
@@ -212,7 +216,10 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     example: "eu-west-1",
     placeholder: "REGION",
     description: "AWS region of the VPC, e.g. eu-west-1",
-    initial: { value: undefined, shown: "AWS_REGION, then the instance metadata service" },
+    initial: {
+      value: undefined,
+      shown: "AWS_REGION, then the AWS profile's region, then the instance metadata service",
+    },
     parse: parseRegion,
   },
   ec2Election: toggle(
@@ -265,7 +272,12 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     30_000,
     [0, DAY],
   ),
-  once: toggle("once", "Run one cycle and exit"),
+  once: toggle(
+    "once",
+    "Run one cycle and exit; exit 1 if not done within " +
+      formatDuration(ONCE_BASE_DEADLINE_MS) +
+      " plus max(--fall, --rise) x --probe-interval (waiting for the region included)",
+  ),
   dryRun: toggle("dry-run", "Decide everything but change nothing: print what would change"),
   recovery: {
     flag: "recovery",
@@ -313,6 +325,15 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     description: "Serve Prometheus metrics on ADDR:PORT (:PORT for every interface)",
     initial: { value: undefined, shown: "off" },
     parse: (text) => parseHostPort(text, "127.0.0.1:9100", "0.0.0.0"),
+  },
+  heartbeatMs: {
+    flag: "heartbeat",
+    placeholder: "DURATION",
+    description: "How often the daemon logs a router.heartbeat line at info: leader, healthy " +
+      "NATs, tables on target, last successful cycle (0 for never, or 1s to 24h)",
+    initial: { value: 5 * MINUTE, shown: "5m" },
+    parse: (text) =>
+      parseDuration(text) === 0 ? { ok: true, value: 0 } : parseDurationIn(text, 1_000, DAY, "5m"),
   },
   logLevel: {
     flag: "log-level",

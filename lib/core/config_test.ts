@@ -47,6 +47,7 @@ const DEFAULTS: Config = {
   egressCheck: undefined,
   serveHealth: undefined,
   metricsListen: undefined,
+  heartbeatMs: 300_000,
   logLevel: "info",
   output: "table",
   ipForwardPath: "/proc/sys/net/ipv4/ip_forward",
@@ -113,6 +114,17 @@ Deno.test("parseConfig() accepts", async (t) => {
       name: "a timeout just under a longer probe interval",
       args: [...VPC, "--timeout", "1.9s", "--probe-interval", "2s"],
       expected: { timeoutMs: 1_900, probeIntervalMs: 2_000 },
+    },
+    {
+      name: "--heartbeat 0, which turns the heartbeat off",
+      args: [...VPC, "--heartbeat", "0"],
+      expected: { heartbeatMs: 0 },
+    },
+    {
+      name: "AWS_NAT_ROUTER_HEARTBEAT=1m",
+      args: VPC,
+      env: { AWS_NAT_ROUTER_HEARTBEAT: "1m" },
+      expected: { heartbeatMs: 60_000 },
     },
     {
       name: "--failback-delay 0",
@@ -406,6 +418,13 @@ const EVERY_FLAG: readonly {
     fromEnv: { metricsListen: { hostname: "127.0.0.1", port: 9100 } },
     flag: ["--metrics-listen", "0.0.0.0:9200"],
     fromFlag: { metricsListen: { hostname: "0.0.0.0", port: 9200 } },
+  },
+  {
+    variable: "AWS_NAT_ROUTER_HEARTBEAT",
+    envText: "10m",
+    fromEnv: { heartbeatMs: 600_000 },
+    flag: ["--heartbeat", "0"],
+    fromFlag: { heartbeatMs: 0 },
   },
   {
     variable: "AWS_NAT_ROUTER_LOG_LEVEL",
