@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
-import type { RouteChange, RouteTable } from "../model.ts";
+import { routeChange, routeTable, writtenRoute } from "../../tests/fixtures.ts";
 import { overlayRecentWrites, rememberWrites } from "./recent_writes.ts";
 
-const table = (id: string, instanceId?: string): RouteTable => ({
-  routeTableId: id,
-  zone: "us-east-1a",
-  defaultRoute: instanceId === undefined
-    ? undefined
-    : route({ instanceId, networkInterfaceId: `eni-${instanceId.slice(2)}` }),
-});
-const change = (routeTableId: string, to: string): RouteChange => ({
-  action: "replace",
-  routeTableId,
-  destinationCidrBlock: "0.0.0.0/0",
-  from: undefined,
-  to,
-  networkInterfaceId: `eni-${to.slice(2)}`,
-  reason: "nat_unhealthy",
-});
+/** A table with no default route, or one the router wrote to `instanceId`. */
+const table = (id: string, instanceId?: string) =>
+  routeTable(id, "us-east-1a", instanceId === undefined ? undefined : writtenRoute(instanceId));
 
 Deno.test("overlayRecentWrites()", async (t) => {
-  const recent = rememberWrites(new Map(), [change("rtb-1", "i-b")], 1000);
+  const recent = rememberWrites(new Map(), [routeChange("rtb-1", "i-b")], 1000);
 
   await t.step("trusts a fresh write over a stale read", () => {
     const { routeTables, recentWrites } = overlayRecentWrites(
