@@ -165,8 +165,9 @@ export interface FakeEc2 extends Ec2 {
    * Makes the next `times` calls named `call` fail with `error`: `call` is an action
    * (`DescribeInstances`) or an action and its resource (`CreateRoute rtb-1`). Failures
    * queued for the same call answer in order; `Infinity` fails every call from now on.
+   * Returns the fake itself, to chain.
    */
-  failNext(call: string, error: Error, times?: number): void;
+  failNext(call: string, error: Error, times?: number): FakeEc2;
 }
 
 /**
@@ -209,6 +210,7 @@ export function fakeEc2(
     count: (action) => calls.filter((line) => line.split(" ")[0] === action).length,
     failNext(key, error, times = 1) {
       failures.set(key, [...failures.get(key) ?? [], { error, left: times }]);
+      return fake;
     },
     describeInstances: () =>
       call("DescribeInstances", undefined, "", { items: fake.instances, skipped: [], calls: 1 }),
