@@ -12,9 +12,9 @@
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import {
-  allocatedTo,
   assertOnlyOwnRoutesChanged,
   DEFAULT_TIMING,
+  misrouting,
   routerArgs,
   startFleet,
   stopAll,
@@ -526,7 +526,7 @@ class Demo {
 
   /** Tables on `healthy` NATs, same zone first, loads within one; routers agree on a healthy leader. */
   settled(healthy: readonly string[]): boolean {
-    if (!allocatedTo(this.vpc, healthy)) return false;
+    if (misrouting(this.vpc, healthy) !== undefined) return false;
     const loads = healthy.map((id) =>
       this.vpc.fleet.routeTableIds.filter((t) => this.vpc.ec2.defaultRouteTarget(t) === id).length
     );

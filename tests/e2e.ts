@@ -1,12 +1,13 @@
 /**
  * @module Shared helpers for the end-to-end tests, the demo and the benchmark: fast router
  * settings, waiting for the simulated VPC to reach a state, and the invariant every
- * scenario ends with (tagged tables on healthy NATs, nothing else touched).
+ * scenario ends with (`misrouting()`: tagged tables on healthy NATs, same zone first;
+ * `assertOnlyOwnRoutesChanged()`: nothing else touched).
  */
 import assert from "node:assert/strict";
-import { TAG_CLUSTER_ID } from "../lib/model.ts";
+import { DEFAULT_ROUTE, TAG_CLUSTER_ID, TAG_ZONE } from "../lib/model.ts";
 import { type RouterProcess, simEnv, startRouter } from "./router_process.ts";
-import type { Ec2Snapshot } from "./sim/ec2_sim.ts";
+import type { Ec2Instance, Ec2RouteTable, Ec2Snapshot } from "./sim/ec2_sim.ts";
 import type { SimVpc, StandardVpc } from "./sim/vpc.ts";
 
 /** The router's default timing, spelled out (the demo and the benchmark run it). */
@@ -84,21 +85,83 @@ export function targets(vpc: StandardVpc): Record<string, string | undefined> {
   );
 }
 
-/** True when every tagged table's default route points at one of `healthy`, same zone first. */
-export function allocatedTo(vpc: StandardVpc, healthy: readonly string[]): boolean {
-  const zoneOf = (id: string) => vpc.ec2.instance(id)?.zone;
-  return Object.entries(vpc.fleet.tablesByZone).every(([zone, tables]) =>
-    tables.every((table) => {
-      const target = vpc.ec2.defaultRouteTarget(table);
-      if (target === undefined || !healthy.includes(target)) return false;
-      const route = vpc.ec2.routeTable(table)?.routes.find((r) =>
-        r.destinationCidrBlock === "0.0.0.0/0"
-      );
-      if (!route || vpc.ec2.routeState(route) !== "active") return false;
-      const zoneHasHealthy = healthy.some((id) => zoneOf(id) === zone);
-      return !zoneHasHealthy || zoneOf(target) === zone;
-    })
+/** The zone pattern the router accepts in a zone tag (after trimming). */
+const ZONE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/** A NAT's zone as the router sees it: a valid zone tag, else its placement. */
+export function natZone(instance: Ec2Instance): string {
+  const tag = instance.tags[TAG_ZONE]?.trim();
+  return tag !== undefined && ZONE.test(tag) ? tag : instance.zone;
+}
+
+/** A route table's zone as the router sees it: a valid zone tag, else none. */
+export function tableZone(table: Ec2RouteTable): string | undefined {
+  const tag = table.tags[TAG_ZONE]?.trim();
+  return tag !== undefined && ZONE.test(tag) ? tag : undefined;
+}
+
+/** The route tables of the cluster in the VPC, as the simulator has them now. */
+export function ownedTables(vpc: SimVpc, clusterId = "squid"): Ec2RouteTable[] {
+  return vpc.ec2.routeTables().filter((t) =>
+    t.vpcId === vpc.vpcId && t.tags[TAG_CLUSTER_ID] === clusterId
   );
+}
+
+/**
+ * The end-state invariant of every scenario, as the router reads the tags: each route table
+ * of the cluster in the VPC has an active default route to one of the `healthy` NATs, and to
+ * one in its own zone when that zone has a healthy NAT. Returns `undefined` when it holds,
+ * else a sentence naming the first route table that breaks it and how.
+ */
+export function misrouting(
+  vpc: SimVpc,
+  healthy: readonly string[],
+  clusterId = "squid",
+): string | undefined {
+  if (healthy.length === 0) return "no NAT is healthy, so no route table can point at one";
+  const zones = new Map(healthy.map((id) => {
+    const instance = vpc.ec2.instance(id);
+    assert.ok(instance, `misrouting() was given ${id}, which is not an instance of the simulator`);
+    return [id, natZone(instance)] as const;
+  }));
+  const names = `the healthy NATs (${healthy.join(", ")})`;
+  for (const table of ownedTables(vpc, clusterId)) {
+    const id = table.routeTableId;
+    const route = table.routes.find((r) => r.destinationCidrBlock === DEFAULT_ROUTE);
+    const target = vpc.ec2.defaultRouteTarget(id);
+    if (!route || target === undefined) {
+      return `route table ${id} has no default route to an instance; it should use one of ${names}`;
+    }
+    if (!zones.has(target)) return `route table ${id} points at ${target}, not at one of ${names}`;
+    if (vpc.ec2.routeState(route) !== "active") {
+      return `route table ${id} points at ${target}, but the route is a blackhole`;
+    }
+    const zone = tableZone(table);
+    const sameZone = healthy.filter((nat) => zones.get(nat) === zone);
+    if (zone !== undefined && sameZone.length > 0 && zones.get(target) !== zone) {
+      return `route table ${id} of zone ${zone} points at ${target} in ${zones.get(target)}, ` +
+        `though ${zone} has a healthy NAT (${sameZone.join(", ")})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Waits until `misrouting()` finds nothing wrong; on timeout the error says `what` was
+ * awaited and which route table is still wrong.
+ */
+export async function waitUntilRouted(
+  what: string,
+  vpc: SimVpc,
+  healthy: readonly string[],
+  options: { readonly clusterId?: string; readonly timeoutMs?: number } = {},
+): Promise<number> {
+  const problem = () => misrouting(vpc, healthy, options.clusterId);
+  try {
+    return await waitUntil(what, () => problem() === undefined, options.timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${problem()}`);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
  * NAT instance is healthy, and brings them back after `--rise` and `--failback-delay`.
  */
 import assert from "node:assert/strict";
-import { allocatedTo, FAST, startFleet, stopAll, waitUntil } from "./e2e.ts";
+import { FAST, startFleet, stopAll, waitUntil, waitUntilRouted } from "./e2e.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
 Deno.test("router --fallback-nat-gateway: to the gateway when no NAT is healthy, and back", async (t) => {
@@ -22,7 +22,7 @@ Deno.test("router --fallback-nat-gateway: to the gateway when no NAT is healthy,
       return target === (vpc.fleet.tablesByZone[zoneA]!.includes(id) ? zoneGateway : gateway);
     });
   try {
-    await waitUntil("the initial allocation", () => allocatedTo(vpc, vpc.fleet.natIds));
+    await waitUntilRouted("the initial allocation", vpc, vpc.fleet.natIds);
 
     await t.step(
       "every table goes to its zone's gateway (or the default) when all NATs fail",
@@ -37,7 +37,7 @@ Deno.test("router --fallback-nat-gateway: to the gateway when no NAT is healthy,
       await Promise.all(vpc.fleet.natIds.map((id) => vpc.nat(id).setMode("up")));
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.ok(onGateway(), "still on the gateway inside rise + failback delay");
-      await waitUntil("tables back on the NATs", () => allocatedTo(vpc, vpc.fleet.natIds));
+      await waitUntilRouted("tables back on the NATs", vpc, vpc.fleet.natIds);
     });
   } finally {
     await stopAll(routers);

@@ -1,104 +1,36 @@
 /**
- * @module Shared by the fault, odd-data and secrets end-to-end tests: the invariant every
- * scenario ends with (each tagged route table of the VPC on a healthy cluster NAT, same zone
- * first, and nothing the router does not own changed), a check that a router is still
- * running, and `Ec2Proxy`, an HTTP hop in front of the simulated EC2 endpoint that can hold a
- * call back (to let "another writer" act between the router's Describe and its write) and
- * page Describe answers (the simulator, like EC2, answers a Describe without `MaxResults`
- * in one page).
+ * @module Shared by the fault, odd-data and secrets end-to-end tests: `assertConverged()`,
+ * the end of every scenario (`misrouting()` of `e2e.ts` finds nothing wrong, and nothing the
+ * router does not own changed), a check that a router is still running, and `Ec2Proxy`, an
+ * HTTP hop in front of the simulated EC2 endpoint that can hold a call back (to let "another
+ * writer" act between the router's Describe and its write) and page Describe answers (the
+ * simulator, like EC2, answers a Describe without `MaxResults` in one page).
  */
 import assert from "node:assert/strict";
-import { TAG_CLUSTER_ID, TAG_ZONE } from "../lib/model.ts";
-import { allocatedTo, assertOnlyOwnRoutesChanged, waitUntil } from "./e2e.ts";
+import { assertOnlyOwnRoutesChanged, waitUntil, waitUntilRouted } from "./e2e.ts";
 import type { RouterProcess } from "./router_process.ts";
-import type { Ec2Instance, Ec2RouteTable, Ec2Snapshot } from "./sim/ec2_sim.ts";
+import type { Ec2Snapshot } from "./sim/ec2_sim.ts";
 import { DROP, type HttpAnswer, type HttpRequest, HttpServer } from "./sim/http_server.ts";
-import type { SimVpc, StandardVpc } from "./sim/vpc.ts";
-
-/** The zone pattern the router accepts in a zone tag (after trimming). */
-const ZONE = /^[a-z0-9][a-z0-9-]{0,63}$/;
-
-/** A NAT's zone as the router sees it: a valid zone tag, else its placement. */
-export function natZone(instance: Ec2Instance): string {
-  const tag = instance.tags[TAG_ZONE]?.trim();
-  return tag !== undefined && ZONE.test(tag) ? tag : instance.zone;
-}
-
-/** A route table's zone as the router sees it: a valid zone tag, else none. */
-export function tableZone(table: Ec2RouteTable): string | undefined {
-  const tag = table.tags[TAG_ZONE]?.trim();
-  return tag !== undefined && ZONE.test(tag) ? tag : undefined;
-}
-
-/** The route tables of the cluster in the VPC, as the simulator has them now. */
-export function ownedTables(vpc: SimVpc, clusterId = "squid"): Ec2RouteTable[] {
-  return vpc.ec2.routeTables().filter((t) =>
-    t.vpcId === vpc.vpcId && t.tags[TAG_CLUSTER_ID] === clusterId
-  );
-}
+import type { SimVpc } from "./sim/vpc.ts";
 
 /**
- * Why the allocation is not (yet) right, or `undefined` when every tagged route table's
- * default route points, active, at one of `healthy`, in the table's zone when that zone has
- * a healthy NAT. With no healthy NAT there is nothing to check.
- */
-export function misallocation(
-  vpc: SimVpc,
-  healthy: readonly string[],
-  clusterId = "squid",
-): string | undefined {
-  if (healthy.length === 0) return undefined;
-  const zones = new Map(healthy.map((id) => {
-    const instance = vpc.ec2.instance(id);
-    assert.ok(instance, `no instance ${id} in the simulator`);
-    return [id, natZone(instance)] as const;
-  }));
-  for (const table of ownedTables(vpc, clusterId)) {
-    const route = table.routes.find((r) => r.destinationCidrBlock === "0.0.0.0/0");
-    const target = vpc.ec2.defaultRouteTarget(table.routeTableId);
-    if (!route || target === undefined) return `${table.routeTableId} has no default route`;
-    if (!zones.has(target)) return `${table.routeTableId} points at ${target}, not a healthy NAT`;
-    if (vpc.ec2.routeState(route) !== "active") return `${table.routeTableId} is a blackhole`;
-    const zone = tableZone(table);
-    const served = zone !== undefined && [...zones.values()].includes(zone);
-    if (served && zones.get(target) !== zone) {
-      return `${table.routeTableId} (zone ${zone}) is on ${target} in ${zones.get(target)}`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * The shared end-of-scenario invariant: waits until every tagged route table is on a healthy
- * cluster NAT (`allocatedTo` for the standard fleet's tables, `misallocation` for every
- * tagged table), then asserts nothing outside the router's remit changed since `before`.
+ * The shared end of a scenario: waits until `misrouting()` finds every tagged route table on
+ * one of `healthy` (same zone first), then asserts nothing outside the router's remit
+ * changed since `before`.
  */
 export async function assertConverged(
-  vpc: SimVpc | StandardVpc,
+  vpc: SimVpc,
   before: Ec2Snapshot,
   healthy: readonly string[],
   options: { readonly clusterId?: string; readonly timeoutMs?: number } = {},
 ): Promise<void> {
-  const clusterId = options.clusterId ?? "squid";
-  // allocatedTo checks the standard fleet's tables: only while each is still in the cluster.
-  const standard = "fleet" in vpc &&
-      (vpc as StandardVpc).fleet.routeTableIds.every((id) =>
-        vpc.ec2.routeTable(id)?.tags[TAG_CLUSTER_ID] === clusterId
-      )
-    ? vpc as StandardVpc
-    : undefined;
-  try {
-    await waitUntil(
-      `every tagged route table is on one of ${healthy.join(", ")}`,
-      () =>
-        (standard === undefined || allocatedTo(standard, healthy)) &&
-        misallocation(vpc, healthy, clusterId) === undefined,
-      options.timeoutMs ?? 15_000,
-    );
-  } catch (error) {
-    throw new Error(`${(error as Error).message}: ${misallocation(vpc, healthy, clusterId)}`);
-  }
-  assertOnlyOwnRoutesChanged(before, vpc.ec2.snapshot(), vpc.vpcId, clusterId);
+  await waitUntilRouted(
+    `every tagged route table is on one of ${healthy.join(", ")}`,
+    vpc,
+    healthy,
+    options,
+  );
+  assertOnlyOwnRoutesChanged(before, vpc.ec2.snapshot(), vpc.vpcId, options.clusterId);
 }
 
 /** Watches a router process so a test can assert it never exited on its own. */

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { ENV_NAMES } from "../lib/core/config.ts";
-import { allocatedTo, FAST, routerArgs } from "./e2e.ts";
+import { FAST, misrouting, routerArgs } from "./e2e.ts";
 import { logFrom } from "./faults_support.ts";
 import { MAIN, runArgs, runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
@@ -137,7 +137,7 @@ Deno.test("the full program cycle runs under the audited set plus the loopback r
       env: simEnv({ ec2: vpc.ec2Endpoint }, vpc.routerEnv()),
     });
     assert.equal(code, 0, stderr.join("\n"));
-    assert.ok(allocatedTo(vpc, vpc.fleet.natIds));
+    assert.equal(misrouting(vpc, vpc.fleet.natIds), undefined);
     assert.deepEqual(
       stderr.filter((l) =>
         /NotCapable|Requires \w+ access|not_permitted|outside the permission set/.test(l)

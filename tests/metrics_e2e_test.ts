@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CONTENT_TYPE } from "../lib/adapters/prometheus.ts";
 import { serveMetrics } from "../lib/adapters/metrics_server.ts";
-import { allocatedTo, FAST, routerArgs, targets, waitUntil } from "./e2e.ts";
+import { FAST, misrouting, routerArgs, targets, waitUntil, waitUntilRouted } from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
@@ -221,7 +221,7 @@ Deno.test("router --metrics-listen: counters move during a failover and a thrott
   try {
     const [a1, a2, b1] = vpc.fleet.natIds as [string, string, string];
     await router.waitFor(new RegExp(`INFO metrics\\.listening address=${address}`));
-    await waitUntil("the initial allocation", () => allocatedTo(vpc, [a1, a2, b1]));
+    await waitUntilRouted("the initial allocation", vpc, [a1, a2, b1]);
     const poll = (what: string, check: (e: Exposition) => boolean) => {
       let last: Exposition | undefined;
       let failure: unknown;
@@ -294,7 +294,7 @@ Deno.test("router --metrics-listen: counters move during a failover and a thrott
         const unhealthyMoves = (e: Exposition) =>
           value(e, "aws_nat_router_route_changes_total", { reason: "nat_unhealthy" });
         await vpc.nat(b1).setMode("refusing");
-        await waitUntil("b1's tables moved", () => allocatedTo(vpc, [a1, a2]));
+        await waitUntilRouted("b1's tables moved", vpc, [a1, a2]);
         const after = await poll(
           "the moves are counted",
           (e) => unhealthyMoves(e) - unhealthyMoves(before) === its.length,
@@ -372,7 +372,8 @@ Deno.test("router --metrics-listen on an address it may not use: logged, and it 
       ),
       stderr.join("\n"),
     );
-    assert.ok(allocatedTo(vpc, vpc.fleet.natIds), "routes were still allocated");
+    const problem = misrouting(vpc, vpc.fleet.natIds);
+    assert.equal(problem, undefined, `routes were no longer allocated: ${problem}`);
   } finally {
     await vpc.close();
   }

@@ -7,15 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { TAG_CLUSTER_ID, TAG_ZONE } from "../lib/model.ts";
-import { FAST, routerArgs, waitUntil } from "./e2e.ts";
-import {
-  assertConverged,
-  Ec2Proxy,
-  logFrom,
-  ownedTables,
-  watch,
-  writesTo,
-} from "./faults_support.ts";
+import { FAST, ownedTables, routerArgs, waitUntil } from "./e2e.ts";
+import { assertConverged, Ec2Proxy, logFrom, watch, writesTo } from "./faults_support.ts";
 import { simEnv, startRouter } from "./router_process.ts";
 import type { Tags } from "./sim/ec2_sim.ts";
 import { SimVpc } from "./sim/vpc.ts";

@@ -5,14 +5,15 @@
  */
 import assert from "node:assert/strict";
 import {
-  allocatedTo,
   assertOnlyOwnRoutesChanged,
   FAST,
+  misrouting,
   routerArgs,
   startFleet,
   stopAll,
   targets,
   waitUntil,
+  waitUntilRouted,
 } from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
@@ -33,7 +34,8 @@ Deno.test("router --once allocates every zone's tables and touches nothing else"
     });
     assert.equal(code, 0, stderr.join("\n"));
     const { natsByZone, zones } = vpc.fleet;
-    assert.ok(allocatedTo(vpc, vpc.fleet.natIds), `not allocated: ${JSON.stringify(targets(vpc))}`);
+    const problem = misrouting(vpc, vpc.fleet.natIds);
+    assert.equal(problem, undefined, `${problem}; targets now: ${JSON.stringify(targets(vpc))}`);
     const load = Object.values(targets(vpc)).reduce<Record<string, number>>((acc, id) => {
       acc[id!] = (acc[id!] ?? 0) + 1;
       return acc;
@@ -102,7 +104,7 @@ Deno.test("router --once with the original systemd unit's flags and LOG_LEVEL=IN
       stderr.join("\n"),
     );
     assert.ok(stderr.every((l) => !l.includes(" DEBUG ")), "LOG_LEVEL=INFO hides debug lines");
-    assert.ok(allocatedTo(vpc, vpc.fleet.natIds));
+    assert.equal(misrouting(vpc, vpc.fleet.natIds), undefined);
   } finally {
     await vpc.close();
   }
@@ -148,28 +150,28 @@ Deno.test("router daemon: fails over a refusing and a silent NAT, then fails bac
   const router = startRouter({ args: routerArgs(vpc, FAST), env: env(vpc) });
   try {
     const [a1, a2, b1] = vpc.fleet.natIds as [string, string, string];
-    await waitUntil("the initial allocation", () => allocatedTo(vpc, [a1, a2, b1]));
+    await waitUntilRouted("the initial allocation", vpc, [a1, a2, b1]);
     const before = vpc.ec2.snapshot();
 
     await t.step("a refusing NAT's tables move to healthy NATs", async () => {
       await vpc.nat(b1).setMode("refusing");
-      await waitUntil("b1's tables moved", () => allocatedTo(vpc, [a1, a2]));
+      await waitUntilRouted("b1's tables moved", vpc, [a1, a2]);
       await router.waitFor(/WARN health\.changed instance_id=\S+ healthy=false .*error=refused/);
       await router.waitFor(/route\.replaced .*reason=nat_unhealthy/);
     });
 
     await t.step("it comes back to its zone after rise and the failback delay", async () => {
       await vpc.nat(b1).setMode("up");
-      await waitUntil("b1 got its zone's tables back", () => allocatedTo(vpc, [a1, a2, b1]));
+      await waitUntilRouted("b1 got its zone's tables back", vpc, [a1, a2, b1]);
       await router.waitFor(/route\.replaced .*reason=zone_preference/);
     });
 
     await t.step("a silent NAT (connects time out) fails over too", async () => {
       await vpc.nat(a1).setMode("silent");
-      await waitUntil("a1's tables moved", () => allocatedTo(vpc, [a2, b1]));
+      await waitUntilRouted("a1's tables moved", vpc, [a2, b1]);
       await router.waitFor(/health\.changed instance_id=\S+ healthy=false .*error=timeout/);
       await vpc.nat(a1).setMode("up");
-      await waitUntil("a1 back", () => allocatedTo(vpc, [a1, a2, b1]));
+      await waitUntilRouted("a1 back", vpc, [a1, a2, b1]);
     });
 
     await t.step("nothing outside the tagged default routes changed", () => {
@@ -186,17 +188,17 @@ Deno.test("router daemon: repairs a blackholed route and one deleted behind its 
   const router = startRouter({ args: routerArgs(vpc, FAST), env: env(vpc) });
   try {
     const [a1, a2, b1] = vpc.fleet.natIds as [string, string, string];
-    await waitUntil("the initial allocation", () => allocatedTo(vpc, [a1, a2, b1]));
+    await waitUntilRouted("the initial allocation", vpc, [a1, a2, b1]);
 
     await t.step("a stopped NAT's routes (blackhole) move", async () => {
       vpc.ec2.stopInstance(a2);
-      await waitUntil("a2's tables moved", () => allocatedTo(vpc, [a1, b1]));
+      await waitUntilRouted("a2's tables moved", vpc, [a1, b1]);
     });
 
     await t.step("a deleted default route is created again", async () => {
       const table = vpc.fleet.routeTableIds[0]!;
       vpc.ec2.deleteRoute(table, "0.0.0.0/0");
-      await waitUntil("the route was recreated", () => allocatedTo(vpc, [a1, b1]));
+      await waitUntilRouted("the route was recreated", vpc, [a1, b1]);
       await router.waitFor(/route\.created route_table_id=\S+ from=- .*reason=no_route/);
     });
 
@@ -206,7 +208,7 @@ Deno.test("router daemon: repairs a blackholed route and one deleted behind its 
         destinationCidrBlock: "0.0.0.0/0",
         gatewayId: vpc.fleet.internetGatewayId,
       });
-      await waitUntil("the route was taken back", () => allocatedTo(vpc, [a1, b1]));
+      await waitUntilRouted("the route was taken back", vpc, [a1, b1]);
       await router.waitFor(/route\.replaced .*reason=foreign_target/);
     });
   } finally {
@@ -228,7 +230,7 @@ Deno.test("router fleet with --ec2-election: only the leader writes; a follower 
       );
 
     await t.step("the oldest NAT leads and is the only writer", async () => {
-      await waitUntil("the initial allocation", () => allocatedTo(vpc, [a1, a2, b1]));
+      await waitUntilRouted("the initial allocation", vpc, [a1, a2, b1]);
       await Promise.all(routers.map((r) => r.waitFor(/leader\.changed leader=/)));
       assert.deepEqual([...writers()], [keyOf(a1)]);
       await routers[1]!.waitFor(new RegExp(`leader=${a1} self=${a2} role=follower`));
@@ -239,7 +241,7 @@ Deno.test("router fleet with --ec2-election: only the leader writes; a follower 
       async () => {
         await routers[0]!.kill();
         await vpc.nat(a1).setMode("silent");
-        await waitUntil("a1's tables moved", () => allocatedTo(vpc, [a2, b1]));
+        await waitUntilRouted("a1's tables moved", vpc, [a2, b1]);
         await routers[1]!.waitFor(new RegExp(`leader=${a2} self=${a2} role=leader`));
         assert.deepEqual([...writers()].sort(), [keyOf(a1), keyOf(a2)].sort());
       },
@@ -259,7 +261,7 @@ Deno.test("router recovery reboots a NAT that stays unhealthy, once per window",
   });
   try {
     const b1 = vpc.fleet.natIds[2]!;
-    await waitUntil("the initial allocation", () => allocatedTo(vpc, vpc.fleet.natIds));
+    await waitUntilRouted("the initial allocation", vpc, vpc.fleet.natIds);
     await vpc.nat(b1).setMode("refusing");
     await router.waitFor(new RegExp(`WARN recovery\\.rebooted instance_id=${b1}`), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 2000));

@@ -7,7 +7,7 @@
  * ip_forward file is a temp file (this machine's own /proc value is not under test).
  */
 import assert from "node:assert/strict";
-import { allocatedTo, FAST, routerArgs, stopAll, targets, waitUntil } from "./e2e.ts";
+import { FAST, misrouting, routerArgs, stopAll, targets, waitUntil } from "./e2e.ts";
 import { type RouterProcess, simEnv, startRouter } from "./router_process.ts";
 import { NatListener, probeTcp } from "./sim/nat.ts";
 import { SimVpc, type StandardVpc } from "./sim/vpc.ts";
@@ -93,7 +93,7 @@ Deno.test("self-check: a NAT that cannot forward closes its health port and is f
       await portBecomes("connected");
       await waitUntil(
         `every table allocated, zone b's on b1: ${JSON.stringify(targets(vpc))}`,
-        () => allocatedTo(vpc, [a1, a2, b1]) && onB1(),
+        () => misrouting(vpc, [a1, a2, b1]) === undefined && onB1(),
       );
     });
 
@@ -108,7 +108,7 @@ Deno.test("self-check: a NAT that cannot forward closes its health port and is f
         await peer.waitFor(new RegExp(`health\\.changed instance_id=${b1} healthy=false`));
         await waitUntil(
           `b1's tables moved to a1/a2: ${JSON.stringify(targets(vpc))}`,
-          () => allocatedTo(vpc, [a1, a2]) && noneOnB1(),
+          () => misrouting(vpc, [a1, a2]) === undefined && noneOnB1(),
         );
       },
     );
@@ -121,7 +121,7 @@ Deno.test("self-check: a NAT that cannot forward closes its health port and is f
         await portBecomes("connected");
         await waitUntil(
           `zone b's tables back on b1: ${JSON.stringify(targets(vpc))}`,
-          () => allocatedTo(vpc, [a1, a2, b1]) && onB1(),
+          () => misrouting(vpc, [a1, a2, b1]) === undefined && onB1(),
         );
       },
     );

@@ -7,7 +7,7 @@
  * metadata service; and the daemon's heartbeat shows it alive while nothing changes.
  */
 import assert from "node:assert/strict";
-import { allocatedTo, FAST, routerArgs } from "./e2e.ts";
+import { FAST, misrouting, routerArgs } from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc, type StandardVpc } from "./sim/vpc.ts";
 import { onceDeadlineMs, REGION_FIX } from "../lib/core/startup.ts";
@@ -160,7 +160,7 @@ Deno.test("router takes its region from the selected AWS profile, before the met
         stderr.some((l) => / INFO region\.resolved region=eu-west-3 source=profile$/.test(l)),
       );
       assert.deepEqual(stderr.filter((l) => /region\.failed|metadata/.test(l)), []);
-      assert.ok(allocatedTo(vpc, vpc.fleet.natIds), "routes were allocated");
+      assert.equal(misrouting(vpc, vpc.fleet.natIds), undefined, "routes were allocated");
     });
 
     await t.step("no AWS_PROFILE: the region of [default]", async () => {

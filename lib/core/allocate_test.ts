@@ -1,6 +1,13 @@
 /** @module Tests for route table allocation: worked examples, then invariants on generated fleets. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import {
+  candidate,
+  natInstance,
+  primaryEni,
+  route,
+  routeTable,
+  routeTo,
+} from "../../tests/fixtures.ts";
 import fc from "fast-check";
 import {
   allocate,
@@ -22,38 +29,6 @@ import { applyRouteChanges, planRoutes } from "./plan.ts";
 
 // ---- builders ------------------------------------------------------------------------------
 
-const via = (instanceId: string, state = "active") => route({ instanceId, state });
-
-function table(
-  routeTableId: string,
-  zone: string | undefined,
-  defaultRoute?: DefaultRoute,
-): RouteTable {
-  return { routeTableId, zone, defaultRoute };
-}
-
-const nat = (instanceId: string, zone: string, recovering = false): Candidate => ({
-  instanceId,
-  zone,
-  recovering,
-});
-
-function instance(instanceId: string, zone: string): NatInstance {
-  return {
-    instanceId,
-    zone,
-    launchTime: 0,
-    privateIp: "127.0.0.1",
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [{
-      networkInterfaceId: `eni-${instanceId}`,
-      deviceIndex: 0,
-      sourceDestCheck: false,
-    }],
-  };
-}
-
 /** `[routeTableId, instanceId, reason]`, the shape the examples are written in. */
 type Expected = readonly [string, string, MoveReason | undefined];
 
@@ -72,43 +47,43 @@ Deno.test("allocate()", async (t) => {
   }[] = [
     {
       name: "allocate() keeps a route table on its healthy same-zone NAT",
-      tables: [table("rtb-a", "az-a", via("i-a"))],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      tables: [routeTable("rtb-a", "az-a", routeTo("i-a"))],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [["rtb-a", "i-a", undefined]],
     },
     {
       name: "allocate() allocates nothing when no NAT is healthy, leaving routes as they are",
-      tables: [table("rtb-a", "az-a", via("i-a")), table("rtb-b", undefined)],
+      tables: [routeTable("rtb-a", "az-a", routeTo("i-a")), routeTable("rtb-b", undefined)],
       candidates: [],
       expected: [],
     },
     {
       name: "allocate() allocates nothing when there is no route table",
       tables: [],
-      candidates: [nat("i-a", "az-a")],
+      candidates: [candidate("i-a", "az-a")],
       expected: [],
     },
     {
       name: "allocate() gives a table without a default route to its zone's NAT (no_route)",
-      tables: [table("rtb-a", "az-a")],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      tables: [routeTable("rtb-a", "az-a")],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [["rtb-a", "i-a", "no_route"]],
     },
     {
       name: "allocate() rewrites a blackholed route even when it names the chosen instance",
-      tables: [table("rtb-a", "az-a", via("i-a", "blackhole"))],
-      candidates: [nat("i-a", "az-a")],
+      tables: [routeTable("rtb-a", "az-a", routeTo("i-a", { state: "blackhole" }))],
+      candidates: [candidate("i-a", "az-a")],
       expected: [["rtb-a", "i-a", "blackhole"]],
     },
     {
       name:
         "allocate() takes a table over from an internet gateway or NAT gateway (foreign_target)",
       tables: [
-        table("rtb-igw", "az-a", route({ gatewayId: "igw-1" })),
-        table("rtb-nat", "az-a", route({ natGatewayId: "nat-1" })),
-        table("rtb-pcx", "az-a", route({ otherTarget: "pcx-1" })),
+        routeTable("rtb-igw", "az-a", route({ gatewayId: "igw-1" })),
+        routeTable("rtb-nat", "az-a", route({ natGatewayId: "nat-1" })),
+        routeTable("rtb-pcx", "az-a", route({ otherTarget: "pcx-1" })),
       ],
-      candidates: [nat("i-a", "az-a")],
+      candidates: [candidate("i-a", "az-a")],
       expected: [
         ["rtb-igw", "i-a", "foreign_target"],
         ["rtb-nat", "i-a", "foreign_target"],
@@ -117,20 +92,22 @@ Deno.test("allocate()", async (t) => {
     },
     {
       name: "allocate() moves a table off a NAT that is not healthy (nat_unhealthy)",
-      tables: [table("rtb-a", "az-a", via("i-dead"))],
-      candidates: [nat("i-a", "az-a")],
+      tables: [routeTable("rtb-a", "az-a", routeTo("i-dead"))],
+      candidates: [candidate("i-a", "az-a")],
       expected: [["rtb-a", "i-a", "nat_unhealthy"]],
     },
     {
       name: "allocate() brings a table back to its own zone once that zone has a NAT again",
-      tables: [table("rtb-a", "az-a", via("i-b"))],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      tables: [routeTable("rtb-a", "az-a", routeTo("i-b"))],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [["rtb-a", "i-a", "zone_preference"]],
     },
     {
       name: "allocate() shares a zone's tables within one, moving only the surplus",
-      tables: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) => table(id, "az-a", via("i-a1"))),
-      candidates: [nat("i-a1", "az-a"), nat("i-a2", "az-a")],
+      tables: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) =>
+        routeTable(id, "az-a", routeTo("i-a1"))
+      ),
+      candidates: [candidate("i-a1", "az-a"), candidate("i-a2", "az-a")],
       expected: [
         ["rtb-1", "i-a1", undefined],
         ["rtb-2", "i-a1", undefined],
@@ -141,11 +118,11 @@ Deno.test("allocate()", async (t) => {
     {
       name: "allocate() gives a zone's extra table to the NAT already holding more, so none moves",
       tables: [
-        table("rtb-1", "az-a", via("i-a2")),
-        table("rtb-2", "az-a", via("i-a2")),
-        table("rtb-3", "az-a", via("i-a1")),
+        routeTable("rtb-1", "az-a", routeTo("i-a2")),
+        routeTable("rtb-2", "az-a", routeTo("i-a2")),
+        routeTable("rtb-3", "az-a", routeTo("i-a1")),
       ],
-      candidates: [nat("i-a1", "az-a"), nat("i-a2", "az-a")],
+      candidates: [candidate("i-a1", "az-a"), candidate("i-a2", "az-a")],
       expected: [
         ["rtb-1", "i-a2", undefined],
         ["rtb-2", "i-a2", undefined],
@@ -154,8 +131,8 @@ Deno.test("allocate()", async (t) => {
     },
     {
       name: "allocate() places new tables on the least-loaded NAT, ties by instance id",
-      tables: ["rtb-1", "rtb-2", "rtb-3"].map((id) => table(id, "az-a")),
-      candidates: [nat("i-a2", "az-a"), nat("i-a1", "az-a")],
+      tables: ["rtb-1", "rtb-2", "rtb-3"].map((id) => routeTable(id, "az-a")),
+      candidates: [candidate("i-a2", "az-a"), candidate("i-a1", "az-a")],
       expected: [
         ["rtb-1", "i-a1", "no_route"],
         ["rtb-2", "i-a2", "no_route"],
@@ -165,12 +142,12 @@ Deno.test("allocate()", async (t) => {
     {
       name: "allocate() sends a table whose zone has no NAT to the NAT with the fewest tables",
       tables: [
-        table("rtb-a1", "az-a", via("i-a")),
-        table("rtb-a2", "az-a", via("i-a")),
-        table("rtb-b1", "az-b", via("i-b")),
-        table("rtb-c1", "az-c", via("i-gone")),
+        routeTable("rtb-a1", "az-a", routeTo("i-a")),
+        routeTable("rtb-a2", "az-a", routeTo("i-a")),
+        routeTable("rtb-b1", "az-b", routeTo("i-b")),
+        routeTable("rtb-c1", "az-c", routeTo("i-gone")),
       ],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [
         ["rtb-a1", "i-a", undefined],
         ["rtb-a2", "i-a", undefined],
@@ -180,8 +157,10 @@ Deno.test("allocate()", async (t) => {
     },
     {
       name: "allocate() spreads tables without a zone again after a NAT recovers",
-      tables: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) => table(id, undefined, via("i-a"))),
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b"), nat("i-c", "az-c")],
+      tables: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) =>
+        routeTable(id, undefined, routeTo("i-a"))
+      ),
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b"), candidate("i-c", "az-c")],
       expected: [
         ["rtb-1", "i-a", undefined],
         ["rtb-2", "i-a", undefined],
@@ -192,11 +171,11 @@ Deno.test("allocate()", async (t) => {
     {
       name: "allocate() gives no orphan to a NAT above the fill level",
       tables: [
-        table("rtb-a1", "az-a", via("i-a")),
-        table("rtb-a2", "az-a", via("i-a")),
-        table("rtb-x", undefined, via("i-a")),
+        routeTable("rtb-a1", "az-a", routeTo("i-a")),
+        routeTable("rtb-a2", "az-a", routeTo("i-a")),
+        routeTable("rtb-x", undefined, routeTo("i-a")),
       ],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [
         ["rtb-a1", "i-a", undefined],
         ["rtb-a2", "i-a", undefined],
@@ -206,11 +185,11 @@ Deno.test("allocate()", async (t) => {
     {
       name: "allocate() keeps an orphan on its NAT while that NAT is within its share",
       tables: [
-        table("rtb-a1", "az-a", via("i-a")),
-        table("rtb-b1", "az-b", via("i-b")),
-        table("rtb-x", undefined, via("i-b")),
+        routeTable("rtb-a1", "az-a", routeTo("i-a")),
+        routeTable("rtb-b1", "az-b", routeTo("i-b")),
+        routeTable("rtb-x", undefined, routeTo("i-b")),
       ],
-      candidates: [nat("i-a", "az-a"), nat("i-b", "az-b")],
+      candidates: [candidate("i-a", "az-a"), candidate("i-b", "az-b")],
       expected: [
         ["rtb-a1", "i-a", undefined],
         ["rtb-b1", "i-b", undefined],
@@ -219,39 +198,42 @@ Deno.test("allocate()", async (t) => {
     },
     {
       name: "allocate() reads a route naming only a network interface as its instance's",
-      tables: [table("rtb-a", "az-a", route({ networkInterfaceId: "eni-i-a" }))],
-      candidates: [nat("i-a", "az-a")],
-      options: { instances: [instance("i-a", "az-a")] },
+      tables: [routeTable("rtb-a", "az-a", route({ networkInterfaceId: "eni-a" }))],
+      candidates: [candidate("i-a", "az-a")],
+      options: { instances: [natInstance("i-a", { zone: "az-a" })] },
       expected: [["rtb-a", "i-a", undefined]],
     },
     {
       name: "allocate() treats a route to an unknown network interface as foreign_target",
-      tables: [table("rtb-a", "az-a", route({ networkInterfaceId: "eni-elsewhere" }))],
-      candidates: [nat("i-a", "az-a")],
-      options: { instances: [instance("i-a", "az-a")] },
+      tables: [routeTable("rtb-a", "az-a", route({ networkInterfaceId: "eni-elsewhere" }))],
+      candidates: [candidate("i-a", "az-a")],
+      options: { instances: [natInstance("i-a", { zone: "az-a" })] },
       expected: [["rtb-a", "i-a", "foreign_target"]],
     },
     {
       name: "allocate() gives a recovering NAT no new table while a settled NAT can take it",
-      tables: [table("rtb-a", "az-a"), table("rtb-x", undefined)],
-      candidates: [nat("i-a", "az-a", true), nat("i-b", "az-b")],
+      tables: [routeTable("rtb-a", "az-a"), routeTable("rtb-x", undefined)],
+      candidates: [candidate("i-a", "az-a", true), candidate("i-b", "az-b")],
       expected: [["rtb-a", "i-b", "no_route"], ["rtb-x", "i-b", "no_route"]],
     },
     {
       name: "allocate() lets a recovering NAT keep the tables it carries",
-      tables: [table("rtb-a", "az-a", via("i-a")), table("rtb-x", undefined, via("i-a"))],
-      candidates: [nat("i-a", "az-a", true), nat("i-b", "az-b")],
+      tables: [
+        routeTable("rtb-a", "az-a", routeTo("i-a")),
+        routeTable("rtb-x", undefined, routeTo("i-a")),
+      ],
+      candidates: [candidate("i-a", "az-a", true), candidate("i-b", "az-b")],
       expected: [["rtb-a", "i-a", undefined], ["rtb-x", "i-b", "rebalance"]],
     },
     {
       name: "allocate() lets a recovering NAT in a served zone keep no more than its share",
       tables: [
-        table("rtb-1", "az-a", via("i-a2")),
-        table("rtb-2", "az-a", via("i-a2")),
-        table("rtb-3", "az-a", via("i-a2")),
-        table("rtb-4", "az-a"),
+        routeTable("rtb-1", "az-a", routeTo("i-a2")),
+        routeTable("rtb-2", "az-a", routeTo("i-a2")),
+        routeTable("rtb-3", "az-a", routeTo("i-a2")),
+        routeTable("rtb-4", "az-a"),
       ],
-      candidates: [nat("i-a1", "az-a"), nat("i-a2", "az-a", true)],
+      candidates: [candidate("i-a1", "az-a"), candidate("i-a2", "az-a", true)],
       expected: [
         ["rtb-1", "i-a2", undefined],
         ["rtb-2", "i-a2", undefined],
@@ -261,14 +243,14 @@ Deno.test("allocate()", async (t) => {
     },
     {
       name: "allocate() treats recovering NATs as settled when no NAT is settled",
-      tables: [table("rtb-a", "az-a"), table("rtb-b", "az-b")],
-      candidates: [nat("i-a", "az-a", true), nat("i-b", "az-b", true)],
+      tables: [routeTable("rtb-a", "az-a"), routeTable("rtb-b", "az-b")],
+      candidates: [candidate("i-a", "az-a", true), candidate("i-b", "az-b", true)],
       expected: [["rtb-a", "i-a", "no_route"], ["rtb-b", "i-b", "no_route"]],
     },
     {
       name: "allocate() answers in route table id order whatever the input order",
-      tables: [table("rtb-2", "az-a"), table("rtb-1", "az-a")],
-      candidates: [nat("i-a", "az-a")],
+      tables: [routeTable("rtb-2", "az-a"), routeTable("rtb-1", "az-a")],
+      candidates: [candidate("i-a", "az-a")],
       expected: [["rtb-1", "i-a", "no_route"], ["rtb-2", "i-a", "no_route"]],
     },
   ];
@@ -281,15 +263,15 @@ Deno.test("allocate()", async (t) => {
 });
 
 Deno.test("routeInstanceId()", async (t) => {
-  const owners = interfaceOwners([instance("i-a", "az-a")]);
+  const owners = interfaceOwners([natInstance("i-a", { zone: "az-a" })]);
   await t.step("routeInstanceId() prefers the route's instance id", () => {
     assert.equal(
-      routeInstanceId(route({ instanceId: "i-b", networkInterfaceId: "eni-i-a" }), owners),
+      routeInstanceId(route({ instanceId: "i-b", networkInterfaceId: "eni-a" }), owners),
       "i-b",
     );
   });
   await t.step("routeInstanceId() maps an interface to the instance owning it", () => {
-    assert.equal(routeInstanceId(route({ networkInterfaceId: "eni-i-a" }), owners), "i-a");
+    assert.equal(routeInstanceId(route({ networkInterfaceId: "eni-a" }), owners), "i-a");
   });
   await t.step("routeInstanceId() names no instance for a gateway route", () => {
     assert.equal(routeInstanceId(route({ gatewayId: "igw-1" }), owners), undefined);
@@ -332,15 +314,15 @@ const fleetArbitrary: fc.Arbitrary<Fleet> = fc.integer({ min: 1, max: 6 }).chain
     ),
   }).map(({ natSpecs, tableSpecs }) => {
     const instances = natSpecs.map((spec, index) =>
-      instance(`i-${String(index).padStart(2, "0")}`, spec.zone)
+      natInstance(`i-${String(index).padStart(2, "0")}`, { zone: spec.zone })
     );
     const candidates = natSpecs.flatMap((spec, index) =>
-      spec.health === "unhealthy"
-        ? []
-        : [nat(`i-${String(index).padStart(2, "0")}`, spec.zone, spec.health === "recovering")]
+      spec.health === "unhealthy" ? [] : [
+        candidate(`i-${String(index).padStart(2, "0")}`, spec.zone, spec.health === "recovering"),
+      ]
     );
     const tables = tableSpecs.map((spec, index) =>
-      table(
+      routeTable(
         `rtb-${String(index).padStart(3, "0")}`,
         spec.zone,
         currentRoute(spec.target, instances),
@@ -356,12 +338,14 @@ function currentRoute(
 ): DefaultRoute | undefined {
   if (target.kind === "none") return undefined;
   if (target.kind === "gateway") return route({ gatewayId: "igw-1" });
-  if (target.kind === "gone") return via("i-gone");
+  if (target.kind === "gone") return routeTo("i-gone");
   const picked = instances[target.index % Math.max(instances.length, 1)];
   if (picked === undefined) return route({ natGatewayId: "nat-1" });
-  if (target.kind === "blackhole") return via(picked.instanceId, "blackhole");
-  if (target.kind === "interface") return route({ networkInterfaceId: `eni-${picked.instanceId}` });
-  return via(picked.instanceId);
+  if (target.kind === "blackhole") return routeTo(picked.instanceId, { state: "blackhole" });
+  if (target.kind === "interface") {
+    return route({ networkInterfaceId: primaryEni(picked.instanceId) });
+  }
+  return routeTo(picked.instanceId);
 }
 
 /** The spec's view of a fleet, computed independently of the allocator's internals. */
@@ -629,18 +613,8 @@ const exactly = (items: readonly unknown[]) => ({
 });
 
 Deno.test("hold-down against ping-pong", async (t) => {
-  const tableOn = (id: string, instanceId: string | undefined): RouteTable => ({
-    routeTableId: id,
-    zone: "a",
-    defaultRoute: instanceId === undefined ? undefined : {
-      instanceId,
-      networkInterfaceId: undefined,
-      natGatewayId: undefined,
-      gatewayId: undefined,
-      otherTarget: undefined,
-      state: "active",
-    },
-  });
+  const tableOn = (id: string, instanceId: string | undefined): RouteTable =>
+    routeTable(id, "a", instanceId === undefined ? undefined : routeTo(instanceId));
 
   await t.step(
     "holdDown() keeps a held table on its healthy NAT instead of a zone or balance move",

@@ -1,37 +1,26 @@
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { route, routeTable, routeTo } from "../../tests/fixtures.ts";
 import { applyFallback, fallbackFor } from "./fallback.ts";
-import type { Allocation, RouteTable } from "../model.ts";
+import type { Allocation } from "../model.ts";
 
 const FALLBACK = { default: "nat-0000000d", byZone: { a: "nat-0000000a" } };
 
-function table(
-  id: string,
-  zone: string | undefined,
-  target?: { instanceId?: string; natGatewayId?: string; state?: string },
-): RouteTable {
-  return {
-    routeTableId: id,
-    zone,
-    defaultRoute: target === undefined
-      ? undefined
-      : route({ ...target, state: target.state ?? "active" }),
-  };
-}
-
 Deno.test("the NAT gateway fallback", async (t) => {
   await t.step("fallbackFor() prefers the table's zone, else the default", () => {
-    assert.equal(fallbackFor(table("rtb-1", "a"), FALLBACK), "nat-0000000a");
-    assert.equal(fallbackFor(table("rtb-2", "b"), FALLBACK), "nat-0000000d");
-    assert.equal(fallbackFor(table("rtb-3", undefined), FALLBACK), "nat-0000000d");
-    assert.equal(fallbackFor(table("rtb-4", "b"), { default: undefined, byZone: {} }), undefined);
+    assert.equal(fallbackFor(routeTable("rtb-1", "a"), FALLBACK), "nat-0000000a");
+    assert.equal(fallbackFor(routeTable("rtb-2", "b"), FALLBACK), "nat-0000000d");
+    assert.equal(fallbackFor(routeTable("rtb-3", undefined), FALLBACK), "nat-0000000d");
+    assert.equal(
+      fallbackFor(routeTable("rtb-4", "b"), { default: undefined, byZone: {} }),
+      undefined,
+    );
   });
 
   await t.step("with no candidate at all, every table goes to its gateway", () => {
     const tables = [
-      table("rtb-1", "a", { instanceId: "i-dead" }),
-      table("rtb-2", "b"),
-      table("rtb-3", "b", { natGatewayId: "nat-0000000d" }),
+      routeTable("rtb-1", "a", routeTo("i-dead")),
+      routeTable("rtb-2", "b"),
+      routeTable("rtb-3", "b", route({ natGatewayId: "nat-0000000d" })),
     ];
     const { allocations, gatewayChanges } = applyFallback(tables, [], false, FALLBACK);
     assert.deepEqual(allocations, []);
@@ -47,7 +36,7 @@ Deno.test("the NAT gateway fallback", async (t) => {
   });
 
   await t.step("a table stays on its gateway until a candidate has settled", () => {
-    const tables = [table("rtb-1", "a", { natGatewayId: "nat-0000000a" })];
+    const tables = [routeTable("rtb-1", "a", route({ natGatewayId: "nat-0000000a" }))];
     const allocations: Allocation[] = [{
       routeTableId: "rtb-1",
       instanceId: "i-1",
@@ -63,7 +52,7 @@ Deno.test("the NAT gateway fallback", async (t) => {
       instanceId: "i-1",
       reason: "no_route",
     }];
-    assert.deepEqual(applyFallback([table("rtb-1", "a")], allocations, false, undefined), {
+    assert.deepEqual(applyFallback([routeTable("rtb-1", "a")], allocations, false, undefined), {
       allocations,
       gatewayChanges: [],
     });

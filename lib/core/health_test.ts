@@ -11,7 +11,8 @@ import {
   observe,
   retain,
 } from "./health.ts";
-import type { NatInstance, ProbeResult } from "../model.ts";
+import { natInstance } from "../../tests/fixtures.ts";
+import type { ProbeResult } from "../model.ts";
 
 const ok = (instanceId: string, latencyMs = 1): ProbeResult => ({
   instanceId,
@@ -26,18 +27,6 @@ const fail = (instanceId: string, error = "refused"): ProbeResult => ({
   error,
   latencyMs: 500,
 });
-
-function instance(instanceId: string, zone = "az-a"): NatInstance {
-  return {
-    instanceId,
-    zone,
-    launchTime: 0,
-    privateIp: "127.0.0.1",
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [],
-  };
-}
 
 const ONE_PROBE: HealthOptions = { fall: 1, rise: 1, failbackDelayMs: 0 };
 const STRICT: HealthOptions = { fall: 3, rise: 2, failbackDelayMs: 30_000 };
@@ -202,10 +191,10 @@ Deno.test("observe()", async (t) => {
 
 Deno.test("candidates()", async (t) => {
   const fleet = [
-    instance("i-b", "az-b"),
-    instance("i-a", "az-a"),
-    instance("i-c"),
-    instance("i-d"),
+    natInstance("i-b", { zone: "az-b" }),
+    natInstance("i-a", { zone: "az-a" }),
+    natInstance("i-c"),
+    natInstance("i-d"),
   ];
   const options: HealthOptions = { fall: 1, rise: 1, failbackDelayMs: 10_000 };
   // t=0: a, b healthy, c unhealthy; t=1000: c healthy again; d never probed.
@@ -237,9 +226,12 @@ Deno.test("candidates()", async (t) => {
     },
   );
   await t.step("candidates() offers only instances it was given", () => {
-    assert.deepEqual(candidates(state, [instance("i-a")], 1000, options).map((c) => c.instanceId), [
-      "i-a",
-    ]);
+    assert.deepEqual(
+      candidates(state, [natInstance("i-a")], 1000, options).map((c) => c.instanceId),
+      [
+        "i-a",
+      ],
+    );
   });
 });
 

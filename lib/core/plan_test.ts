@@ -1,81 +1,34 @@
 /** @module Tests for route and source/destination-check planning, and predicted route tables. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import {
+  allocation,
+  candidate,
+  natInstance,
+  networkInterface,
+  route,
+  routeChange,
+  routeTable,
+  routeTo,
+  writtenRoute,
+} from "../../tests/fixtures.ts";
 import { allocate } from "./allocate.ts";
 import type {
   Allocation,
   Candidate,
-  DefaultRoute,
-  MoveReason,
   NatInstance,
-  NetworkInterface,
   RouteChange,
   RouteTable,
   SourceDestCheckChange,
 } from "../model.ts";
 import { applyRouteChanges, planRoutes, planSourceDestChecks } from "./plan.ts";
 
-function table(
-  routeTableId: string,
-  zone: string | undefined,
-  defaultRoute?: DefaultRoute,
-): RouteTable {
-  return { routeTableId, zone, defaultRoute };
-}
-
-const eni = (
-  networkInterfaceId: string,
-  deviceIndex: number,
-  sourceDestCheck = false,
-): NetworkInterface => ({
-  networkInterfaceId,
-  deviceIndex,
-  sourceDestCheck,
-});
-
-function instance(
-  instanceId: string,
-  fields: Partial<Pick<NatInstance, "zone" | "sourceDestCheck" | "networkInterfaces">> = {},
-): NatInstance {
-  return {
-    instanceId,
-    zone: "az-a",
-    launchTime: 0,
-    privateIp: "127.0.0.1",
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [eni(`eni-${instanceId}`, 0)],
-    ...fields,
-  };
-}
-
-const move = (
-  routeTableId: string,
-  instanceId: string,
-  reason: MoveReason | undefined,
-): Allocation => ({
-  routeTableId,
-  instanceId,
-  reason,
-});
-
-function change(
-  routeTableId: string,
-  fields: Pick<RouteChange, "action" | "from" | "to" | "reason"> & { networkInterfaceId?: string },
-): RouteChange {
-  return {
-    routeTableId,
-    destinationCidrBlock: "0.0.0.0/0",
-    networkInterfaceId: `eni-${fields.to}`,
-    ...fields,
-  };
-}
-
 Deno.test("planRoutes()", async (t) => {
   const instances = [
-    instance("i-a"),
-    instance("i-multi", { networkInterfaces: [eni("eni-m1", 1), eni("eni-m0", 0)] }),
-    instance("i-secondary", { networkInterfaces: [eni("eni-s1", 1)] }),
+    natInstance("i-a"),
+    natInstance("i-multi", {
+      networkInterfaces: [networkInterface("eni-m1", 1), networkInterface("eni-m0", 0)],
+    }),
+    natInstance("i-secondary", { networkInterfaces: [networkInterface("eni-s1", 1)] }),
   ];
   const cases: {
     name: string;
@@ -86,53 +39,56 @@ Deno.test("planRoutes()", async (t) => {
   }[] = [
     {
       name: "planRoutes() plans nothing for allocations that stay",
-      tables: [table("rtb-1", "az-a", route({ instanceId: "i-a" }))],
-      allocations: [move("rtb-1", "i-a", undefined)],
+      tables: [routeTable("rtb-1", "az-a", routeTo("i-a"))],
+      allocations: [allocation("rtb-1", "i-a", undefined)],
       changes: [],
     },
     {
       name: "planRoutes() creates a default route where there is none",
-      tables: [table("rtb-1", "az-a")],
-      allocations: [move("rtb-1", "i-a", "no_route")],
+      tables: [routeTable("rtb-1", "az-a")],
+      allocations: [allocation("rtb-1", "i-a", "no_route")],
       changes: [
-        change("rtb-1", { action: "create", from: undefined, to: "i-a", reason: "no_route" }),
+        routeChange("rtb-1", "i-a", { action: "create", from: undefined, reason: "no_route" }),
       ],
     },
     {
       name: "planRoutes() replaces a blackholed route, naming its old instance as from",
-      tables: [table("rtb-1", "az-a", route({ instanceId: "i-a", state: "blackhole" }))],
-      allocations: [move("rtb-1", "i-a", "blackhole")],
+      tables: [routeTable("rtb-1", "az-a", routeTo("i-a", { state: "blackhole" }))],
+      allocations: [allocation("rtb-1", "i-a", "blackhole")],
       changes: [
-        change("rtb-1", { action: "replace", from: "i-a", to: "i-a", reason: "blackhole" }),
+        routeChange("rtb-1", "i-a", { action: "replace", from: "i-a", reason: "blackhole" }),
       ],
     },
     {
       name: "planRoutes() replaces a route to a gateway, naming the gateway as from",
       tables: [
-        table("rtb-1", "az-a", route({ gatewayId: "igw-1" })),
-        table("rtb-2", "az-a", route({ natGatewayId: "nat-1", networkInterfaceId: "eni-nat" })),
-        table("rtb-3", "az-a", route({ networkInterfaceId: "eni-x" })),
-        table("rtb-4", "az-a", route({ otherTarget: "pcx-1" })),
+        routeTable("rtb-1", "az-a", route({ gatewayId: "igw-1" })),
+        routeTable(
+          "rtb-2",
+          "az-a",
+          route({ natGatewayId: "nat-1", networkInterfaceId: "eni-nat" }),
+        ),
+        routeTable("rtb-3", "az-a", route({ networkInterfaceId: "eni-x" })),
+        routeTable("rtb-4", "az-a", route({ otherTarget: "pcx-1" })),
       ],
       allocations: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) =>
-        move(id, "i-a", "foreign_target")
+        allocation(id, "i-a", "foreign_target")
       ),
       changes: [
-        change("rtb-1", { action: "replace", from: "igw-1", to: "i-a", reason: "foreign_target" }),
-        change("rtb-2", { action: "replace", from: "nat-1", to: "i-a", reason: "foreign_target" }),
-        change("rtb-3", { action: "replace", from: "eni-x", to: "i-a", reason: "foreign_target" }),
-        change("rtb-4", { action: "replace", from: "pcx-1", to: "i-a", reason: "foreign_target" }),
+        routeChange("rtb-1", "i-a", { action: "replace", from: "igw-1", reason: "foreign_target" }),
+        routeChange("rtb-2", "i-a", { action: "replace", from: "nat-1", reason: "foreign_target" }),
+        routeChange("rtb-3", "i-a", { action: "replace", from: "eni-x", reason: "foreign_target" }),
+        routeChange("rtb-4", "i-a", { action: "replace", from: "pcx-1", reason: "foreign_target" }),
       ],
     },
     {
       name: "planRoutes() targets a multi-interface instance's primary interface (device index 0)",
-      tables: [table("rtb-1", "az-a", route({ instanceId: "i-dead" }))],
-      allocations: [move("rtb-1", "i-multi", "nat_unhealthy")],
+      tables: [routeTable("rtb-1", "az-a", routeTo("i-dead"))],
+      allocations: [allocation("rtb-1", "i-multi", "nat_unhealthy")],
       changes: [
-        change("rtb-1", {
+        routeChange("rtb-1", "i-multi", {
           action: "replace",
           from: "i-dead",
-          to: "i-multi",
           networkInterfaceId: "eni-m0",
           reason: "nat_unhealthy",
         }),
@@ -140,8 +96,8 @@ Deno.test("planRoutes()", async (t) => {
     },
     {
       name: "planRoutes() skips a table whose instance has no primary network interface",
-      tables: [table("rtb-1", "az-a")],
-      allocations: [move("rtb-1", "i-secondary", "no_route")],
+      tables: [routeTable("rtb-1", "az-a")],
+      allocations: [allocation("rtb-1", "i-secondary", "no_route")],
       changes: [],
       skipped: [
         'rtb-1: Cannot route to instance "i-secondary": it has no primary network interface (device index 0)',
@@ -149,8 +105,8 @@ Deno.test("planRoutes()", async (t) => {
     },
     {
       name: "planRoutes() skips a table allocated to an instance it was not given",
-      tables: [table("rtb-1", "az-a")],
-      allocations: [move("rtb-1", "i-unknown", "no_route")],
+      tables: [routeTable("rtb-1", "az-a")],
+      allocations: [allocation("rtb-1", "i-unknown", "no_route")],
       changes: [],
       skipped: [
         'rtb-1: Cannot route to instance "i-unknown": it is not among the discovered instances',
@@ -159,17 +115,17 @@ Deno.test("planRoutes()", async (t) => {
     {
       name: "planRoutes() skips an allocation for a route table it was not given",
       tables: [],
-      allocations: [move("rtb-9", "i-a", "no_route")],
+      allocations: [allocation("rtb-9", "i-a", "no_route")],
       changes: [],
       skipped: ['rtb-9: Cannot route "rtb-9": it is not among the discovered route tables'],
     },
     {
       name: "planRoutes() lists changes in route table id order",
-      tables: [table("rtb-2", "az-a"), table("rtb-1", "az-a")],
-      allocations: [move("rtb-2", "i-a", "no_route"), move("rtb-1", "i-a", "no_route")],
+      tables: [routeTable("rtb-2", "az-a"), routeTable("rtb-1", "az-a")],
+      allocations: [allocation("rtb-2", "i-a", "no_route"), allocation("rtb-1", "i-a", "no_route")],
       changes: [
-        change("rtb-1", { action: "create", from: undefined, to: "i-a", reason: "no_route" }),
-        change("rtb-2", { action: "create", from: undefined, to: "i-a", reason: "no_route" }),
+        routeChange("rtb-1", "i-a", { action: "create", from: undefined, reason: "no_route" }),
+        routeChange("rtb-2", "i-a", { action: "create", from: undefined, reason: "no_route" }),
       ],
     },
   ];
@@ -187,24 +143,24 @@ Deno.test("planSourceDestChecks()", async (t) => {
     {
       name:
         "planSourceDestChecks() turns the check off on a single-interface instance that has it on",
-      instances: [instance("i-a", { sourceDestCheck: true })],
+      instances: [natInstance("i-a", { sourceDestCheck: true })],
       expected: [{ instanceId: "i-a", networkInterfaceId: undefined }],
     },
     {
       name: "planSourceDestChecks() leaves an instance whose check is already off",
-      instances: [instance("i-a")],
+      instances: [natInstance("i-a")],
       expected: [],
     },
     {
       name:
         "planSourceDestChecks() turns the check off per interface on a multi-interface instance",
       instances: [
-        instance("i-m", {
+        natInstance("i-m", {
           sourceDestCheck: true,
           networkInterfaces: [
-            eni("eni-m0", 0, true),
-            eni("eni-m1", 1, false),
-            eni("eni-m2", 2, true),
+            networkInterface("eni-m0", 0, true),
+            networkInterface("eni-m1", 1, false),
+            networkInterface("eni-m2", 2, true),
           ],
         }),
       ],
@@ -216,14 +172,19 @@ Deno.test("planSourceDestChecks()", async (t) => {
     {
       name:
         "planSourceDestChecks() uses the instance-level call for an instance without interfaces",
-      instances: [instance("i-a", { sourceDestCheck: true, networkInterfaces: [] })],
+      instances: [natInstance("i-a", { sourceDestCheck: true, networkInterfaces: [] })],
       expected: [{ instanceId: "i-a", networkInterfaceId: undefined }],
     },
     {
       name: "planSourceDestChecks() lists changes by instance id, then device index",
       instances: [
-        instance("i-b", { sourceDestCheck: true }),
-        instance("i-a", { networkInterfaces: [eni("eni-a2", 2, true), eni("eni-a1", 1, true)] }),
+        natInstance("i-b", { sourceDestCheck: true }),
+        natInstance("i-a", {
+          networkInterfaces: [
+            networkInterface("eni-a2", 2, true),
+            networkInterface("eni-a1", 1, true),
+          ],
+        }),
       ],
       expected: [
         { instanceId: "i-a", networkInterfaceId: "eni-a1" },
@@ -239,13 +200,13 @@ Deno.test("planSourceDestChecks()", async (t) => {
 
 Deno.test("applyRouteChanges()", async (t) => {
   const tables = [
-    table("rtb-2", "az-a", route({ gatewayId: "igw-1", state: "blackhole" })),
-    table("rtb-1", "az-a", route({ instanceId: "i-a" })),
-    table("rtb-3", undefined),
+    routeTable("rtb-2", "az-a", route({ gatewayId: "igw-1", state: "blackhole" })),
+    routeTable("rtb-1", "az-a", routeTo("i-a")),
+    routeTable("rtb-3", undefined),
   ];
   const changes = [
-    change("rtb-2", { action: "replace", from: "igw-1", to: "i-a", reason: "blackhole" }),
-    change("rtb-3", { action: "create", from: undefined, to: "i-b", reason: "no_route" }),
+    routeChange("rtb-2", "i-a", { action: "replace", from: "igw-1", reason: "blackhole" }),
+    routeChange("rtb-3", "i-b", { action: "create", from: undefined, reason: "no_route" }),
   ];
   const after = applyRouteChanges(tables, changes);
 
@@ -254,11 +215,11 @@ Deno.test("applyRouteChanges()", async (t) => {
     () => {
       assert.deepEqual(
         after[0],
-        table("rtb-2", "az-a", route({ instanceId: "i-a", networkInterfaceId: "eni-i-a" })),
+        routeTable("rtb-2", "az-a", writtenRoute("i-a")),
       );
       assert.deepEqual(
         after[2],
-        table("rtb-3", undefined, route({ instanceId: "i-b", networkInterfaceId: "eni-i-b" })),
+        routeTable("rtb-3", undefined, writtenRoute("i-b")),
       );
     },
   );
@@ -273,33 +234,29 @@ Deno.test("applyRouteChanges()", async (t) => {
 
 Deno.test("route planning is idempotent", async (t) => {
   const instances = [
-    instance("i-a", { zone: "az-a" }),
-    instance("i-b", { zone: "az-b" }),
-    instance("i-c", { zone: "az-b" }),
+    natInstance("i-a", { zone: "az-a" }),
+    natInstance("i-b", { zone: "az-b" }),
+    natInstance("i-c", { zone: "az-b" }),
   ];
-  const healthy: Candidate[] = instances.map(({ instanceId, zone }) => ({
-    instanceId,
-    zone,
-    recovering: false,
-  }));
+  const healthy = instances.map(({ instanceId, zone }) => candidate(instanceId, zone));
   const cases: { name: string; tables: RouteTable[]; candidates: Candidate[] }[] = [
     {
       name: "allocate() → applyRouteChanges() → allocate() plans nothing for a mixed fleet",
       tables: [
-        table("rtb-1", "az-a"),
-        table("rtb-2", "az-b", route({ instanceId: "i-a", state: "blackhole" })),
-        table("rtb-3", "az-b", route({ gatewayId: "igw-1" })),
-        table("rtb-4", undefined, route({ networkInterfaceId: "eni-i-c" })),
-        table("rtb-5", "az-z", route({ instanceId: "i-dead" })),
-        table("rtb-6", undefined, route({ instanceId: "i-b" })),
-        table("rtb-7", undefined),
+        routeTable("rtb-1", "az-a"),
+        routeTable("rtb-2", "az-b", routeTo("i-a", { state: "blackhole" })),
+        routeTable("rtb-3", "az-b", route({ gatewayId: "igw-1" })),
+        routeTable("rtb-4", undefined, route({ networkInterfaceId: "eni-c" })),
+        routeTable("rtb-5", "az-z", routeTo("i-dead")),
+        routeTable("rtb-6", undefined, routeTo("i-b")),
+        routeTable("rtb-7", undefined),
       ],
       candidates: healthy,
     },
     {
       name: "allocate() → applyRouteChanges() → allocate() plans nothing after a NAT fails",
       tables: ["rtb-1", "rtb-2", "rtb-3", "rtb-4"].map((id) =>
-        table(id, "az-b", route({ instanceId: "i-b" }))
+        routeTable(id, "az-b", routeTo("i-b"))
       ),
       candidates: healthy.filter((candidate) => candidate.instanceId !== "i-b"),
     },

@@ -1,30 +1,18 @@
 /** @module Tests for recovery planning: who gets rebooted or terminated, and when. */
 import assert from "node:assert/strict";
-import type { InstanceHealth } from "./health.ts";
+import { instanceHealth } from "../../tests/fixtures.ts";
 import type { RecoveryChange } from "../model.ts";
 import { planRecovery, type RecoveryInput } from "./recovery.ts";
-
-function health(healthy: boolean | undefined, since: number): InstanceHealth {
-  return {
-    healthy,
-    successes: healthy ? 1 : 0,
-    failures: healthy ? 0 : 1,
-    since,
-    wasUnhealthy: healthy === false,
-    lastError: healthy ? undefined : "refused",
-    lastLatencyMs: 1,
-  };
-}
 
 const ids = (...instanceIds: string[]) => instanceIds.map((instanceId) => ({ instanceId }));
 
 /** At t = 100 s, with a 60 s wait: i-down has been unhealthy since t = 0. */
 const base: RecoveryInput = {
   health: new Map([
-    ["i-down", health(false, 0)],
-    ["i-fresh", health(false, 50_000)],
-    ["i-up", health(true, 0)],
-    ["i-new", health(undefined, 0)],
+    ["i-down", instanceHealth(false, { since: 0 })],
+    ["i-fresh", instanceHealth(false, { since: 50_000 })],
+    ["i-up", instanceHealth(true, { since: 0 })],
+    ["i-new", instanceHealth(undefined, { since: 0 })],
   ]),
   instances: ids("i-down", "i-fresh", "i-up", "i-new"),
   self: "i-up",

@@ -1,5 +1,6 @@
 /** @module Tests for the self-check's decisions: findings → verdict, verdicts → standing. */
 import assert from "node:assert/strict";
+import { natInstance, networkInterface } from "../../tests/fixtures.ts";
 import type { NatInstance, NetworkInterface } from "../model.ts";
 import {
   INITIAL_SELF_CHECK_STATE,
@@ -13,23 +14,12 @@ import {
   sourceDestCheckOn,
 } from "./self_check.ts";
 
-function eni(id: string, deviceIndex: number, sourceDestCheck: boolean): NetworkInterface {
-  return { networkInterfaceId: id, deviceIndex, sourceDestCheck };
-}
-
+/** This node's instance, `i-0a`: its check on or off, on its interfaces (by default one). */
 function instance(
   sourceDestCheck: boolean,
-  networkInterfaces: readonly NetworkInterface[] = [eni("eni-0a", 0, sourceDestCheck)],
+  networkInterfaces?: readonly NetworkInterface[],
 ): NatInstance {
-  return {
-    instanceId: "i-0a",
-    zone: "us-east-1a",
-    launchTime: 0,
-    privateIp: "10.0.0.10",
-    publicIp: undefined,
-    sourceDestCheck,
-    networkInterfaces,
-  };
+  return natInstance("i-0a", { sourceDestCheck, ...networkInterfaces && { networkInterfaces } });
 }
 
 /** Everything fine: forwarding on, source/dest check off, egress reachable. */
@@ -84,7 +74,10 @@ Deno.test("judge()", async (t) => {
       findings: {
         self: {
           known: true,
-          instance: instance(false, [eni("eni-0a", 0, false), eni("eni-0b", 1, true)]),
+          instance: instance(false, [
+            networkInterface("eni-0a", 0, false),
+            networkInterface("eni-0b", 1, true),
+          ]),
         },
       },
       reasons: ["source_dest_check_on"],
@@ -95,7 +88,10 @@ Deno.test("judge()", async (t) => {
       findings: {
         self: {
           known: true,
-          instance: instance(true, [eni("eni-0a", 0, false), eni("eni-0b", 1, false)]),
+          instance: instance(true, [
+            networkInterface("eni-0a", 0, false),
+            networkInterface("eni-0b", 1, false),
+          ]),
         },
       },
       reasons: [],
@@ -154,7 +150,10 @@ Deno.test("sourceDestCheckOn() names what the leader would turn off", async (t) 
     assert.deepEqual(sourceDestCheckOn(instance(true, [])), ["i-0a"]);
   });
   await t.step("each interface with its check on, by device index", () => {
-    const on = instance(false, [eni("eni-0c", 2, true), eni("eni-0a", 0, true)]);
+    const on = instance(false, [
+      networkInterface("eni-0c", 2, true),
+      networkInterface("eni-0a", 0, true),
+    ]);
     assert.deepEqual(sourceDestCheckOn(on), ["eni-0a", "eni-0c"]);
   });
 });

@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { type Clock, realClock } from "../adapters/clock.ts";
-import type { Ec2 } from "../adapters/ec2.ts";
 import type { HealthServer, ServeOutcome } from "../adapters/health_server.ts";
 import { memoryLogger } from "../adapters/log.ts";
-import type { NatInstance } from "../model.ts";
+import { fakeEc2, natInstance } from "../../tests/fixtures.ts";
 import {
   type Connect,
   runNodeHealth,
@@ -20,37 +19,12 @@ import { createTcpProbe } from "../adapters/probe.ts";
 
 const SELF = "i-0000000000000000a";
 
-function nat(instanceId: string, sourceDestCheck: boolean): NatInstance {
-  return {
-    instanceId,
-    zone: "us-east-1a",
-    launchTime: 0,
-    privateIp: "10.0.0.10",
-    publicIp: undefined,
-    sourceDestCheck,
-    networkInterfaces: [
-      { networkInterfaceId: `eni-${instanceId.slice(2)}`, deviceIndex: 0, sourceDestCheck },
-    ],
-  };
-}
+/** This node's instance, its source/destination check on or off. */
+const thisNode = (sourceDestCheck = false) => natInstance(SELF, { sourceDestCheck });
+const OTHER = natInstance("i-0000000000000000b");
 
-/** An EC2 port whose describeInstances answers from `answers` in turn (the last repeats). */
-function fakeEc2(answers: readonly (readonly NatInstance[] | Error)[]) {
-  let calls = 0;
-  const ec2: Pick<Ec2, "describeInstances"> & { readonly calls: number } = {
-    get calls() {
-      return calls;
-    },
-    describeInstances() {
-      const answer = answers[Math.min(calls++, answers.length - 1)];
-      if (answer instanceof Error || answer === undefined) {
-        return Promise.reject(answer ?? new Error("no answer"));
-      }
-      return Promise.resolve({ items: answer, skipped: [], calls: 1 });
-    },
-  };
-  return ec2;
-}
+/** An EC2 whose DescribeInstances always fails with `error`. */
+const failingEc2 = (error: Error) => fakeEc2().failNext("DescribeInstances", error, Infinity);
 
 /** Time that moves only when the code under test sleeps. */
 function steppedClock(): Clock & { advance(ms: number): void } {
@@ -86,7 +60,7 @@ const reads = (...values: string[]) => {
 Deno.test("SelfCheck.check()", async (t) => {
   await t.step("reads ip_forward through the injected reader", async () => {
     const check = new SelfCheck(SETTINGS, {
-      ec2: fakeEc2([[nat(SELF, false)]]),
+      ec2: fakeEc2({ instances: [thisNode()] }),
       readTextFile: reads("0\n"),
       clock: steppedClock(),
     });
@@ -100,7 +74,7 @@ Deno.test("SelfCheck.check()", async (t) => {
     try {
       await Deno.writeTextFile(path, "1\n");
       const check = new SelfCheck({ ...SETTINGS, ipForwardPath: path }, {
-        ec2: fakeEc2([[nat(SELF, false)]]),
+        ec2: fakeEc2({ instances: [thisNode()] }),
         readTextFile: (p) => Deno.readTextFile(p),
         clock: steppedClock(),
       });
@@ -115,7 +89,7 @@ Deno.test("SelfCheck.check()", async (t) => {
 
   await t.step("finds this instance in the described cluster", async () => {
     const check = new SelfCheck(SETTINGS, {
-      ec2: fakeEc2([[nat("i-0000000000000000b", false), nat(SELF, true)]]),
+      ec2: fakeEc2({ instances: [OTHER, thisNode(true)] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
     });
@@ -126,14 +100,14 @@ Deno.test("SelfCheck.check()", async (t) => {
 
   await t.step("reports itself unknown when not in the cluster or EC2 fails", async () => {
     const absent = new SelfCheck(SETTINGS, {
-      ec2: fakeEc2([[nat("i-0000000000000000b", false)]]),
+      ec2: fakeEc2({ instances: [OTHER] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
     });
     const notFound = (await absent.check()).self;
     assert.ok(!notFound.known && notFound.error.includes("not a running NAT instance"));
     const failing = new SelfCheck(SETTINGS, {
-      ec2: fakeEc2([new Error("DescribeInstances failed: RequestLimitExceeded")]),
+      ec2: failingEc2(new Error("DescribeInstances failed: RequestLimitExceeded")),
       readTextFile: reads("1"),
       clock: steppedClock(),
     });
@@ -143,24 +117,31 @@ Deno.test("SelfCheck.check()", async (t) => {
 
   await t.step("asks EC2 once per describe interval and keeps the last answer", async () => {
     const clock = steppedClock();
-    const ec2 = fakeEc2([[nat(SELF, false)], new Error("timeout"), [nat(SELF, true)]]);
+    const ec2 = fakeEc2({ instances: [thisNode(false)] });
     const check = new SelfCheck(SETTINGS, { ec2, readTextFile: reads("1"), clock });
     await check.check();
+    // The second DescribeInstances fails; from the third on, EC2 shows the check on.
+    ec2.failNext("DescribeInstances", new Error("timeout"));
+    ec2.instances = [thisNode(true)];
     for (let n = 0; n < 4; n++) {
       clock.advance(1_000);
       await check.check();
     }
-    assert.equal(ec2.calls, 1, "five rounds within 5 s: one DescribeInstances");
+    assert.equal(
+      ec2.count("DescribeInstances"),
+      1,
+      "five rounds within 5 s: one DescribeInstances",
+    );
     clock.advance(1_000);
     const afterError = await check.check(); // starts the second describe (it fails)
     await check.settle();
     assert.ok(afterError.self.known, "the last answer stands while EC2 fails");
-    assert.equal(ec2.calls, 2);
+    assert.equal(ec2.count("DescribeInstances"), 2);
     clock.advance(5_000);
     await check.check(); // third describe, in the background
     await check.settle();
     const latest = (await check.check()).self;
-    assert.equal(ec2.calls, 3);
+    assert.equal(ec2.count("DescribeInstances"), 3);
     assert.equal(latest.known && latest.instance.sourceDestCheck, true, "refreshed");
   });
 
@@ -171,7 +152,7 @@ Deno.test("SelfCheck.check()", async (t) => {
       return Promise.resolve({ healthy: false, error: "refused" });
     };
     const check = new SelfCheck({ ...SETTINGS, egress: { hostname: "::1", port: 443 } }, {
-      ec2: fakeEc2([[nat(SELF, false)]]),
+      ec2: fakeEc2({ instances: [thisNode()] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
       connect,
@@ -223,7 +204,7 @@ Deno.test("runNodeHealth()", async (t) => {
       const log = memoryLogger("info");
       await runNodeHealth({
         selfCheck: new SelfCheck(SETTINGS, {
-          ec2: fakeEc2([[nat(SELF, false)]]),
+          ec2: fakeEc2({ instances: [thisNode()] }),
           readTextFile: reads(...values),
           clock: steppedClock(),
         }),
@@ -276,7 +257,7 @@ Deno.test("runNodeHealth()", async (t) => {
     const log = memoryLogger("info");
     await runNodeHealth({
       selfCheck: new SelfCheck(SETTINGS, {
-        ec2: fakeEc2([new Error("DescribeInstances failed: NetworkError")]),
+        ec2: failingEc2(new Error("DescribeInstances failed: NetworkError")),
         readTextFile: reads("1"),
         clock: steppedClock(),
       }),
@@ -308,7 +289,7 @@ Deno.test("startNodeHealth()", async (t) => {
   };
   /** `ipForwardPath`: the only file the self-check may read. */
   const deps = (ipForwardPath: string, log = memoryLogger()) => ({
-    ec2: fakeEc2([[nat(SELF, false)]]),
+    ec2: fakeEc2({ instances: [thisNode()] }),
     log,
     clock: realClock,
     instanceId: SELF,
