@@ -246,7 +246,7 @@ Deno.test("scripts/install.sh", async (t) => {
 async function documentedLine(): Promise<string> {
   const start = "curl -fsSL --remote-name-all https://github.com/OWNER/NAME/releases/download/";
   const lines = (await Deno.readTextFile(`${ROOT}/README.md`)).split("\n")
-    .filter((line) => line.startsWith(start));
+    .map((line) => line.trim()).filter((line) => line.startsWith(start));
   assert.equal(lines.length, 1, `README.md has ${lines.length} lines starting with ${start}`);
   return lines[0]!;
 }
@@ -453,7 +453,10 @@ Deno.test("scripts/fetch-release.sh", async (t) => {
     });
   try {
     await t.step("without RELEASE_BASE_URL it refuses, naming the installer", async () => {
-      const result = await bash(["-c", "unset RELEASE_BASE_URL; exec scripts/fetch-release.sh"], {
+      const result = await bash([
+        "-c",
+        "unset RELEASE_BASE_URL; exec bash scripts/fetch-release.sh",
+      ], {
         RELEASE_TAG: TAG,
         RELEASE_BIN: bin,
       });
