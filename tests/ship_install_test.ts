@@ -47,6 +47,13 @@ async function fakeRelease() {
     for await (const entry of Deno.readDir(dist)) {
       files.set(`/${TAG}/${entry.name}`, await Deno.readTextFile(`${dist}/${entry.name}`));
     }
+    const published = [...(Object.keys(ARCHS) as Arch[]).map(asset), ...ASSETS, "SHA256SUMS"];
+    assert.deepEqual([...files.keys()].sort(), published.map((name) => `/${TAG}/${name}`).sort());
+    const sums = files.get(`/${TAG}/SHA256SUMS`)!;
+    for (const name of published.filter((name) => name !== "SHA256SUMS")) {
+      const sum = await sha256(files.get(`/${TAG}/${name}`)!);
+      assert.ok(sums.includes(`${sum}  ${name}\n`), `SHA256SUMS lacks ${name}:\n${sums}`);
+    }
   } finally {
     await Deno.remove(dist, { recursive: true });
     await Deno.remove(`${dist}.notes`).catch(() => {});
