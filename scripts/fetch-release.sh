@@ -10,15 +10,15 @@
 #   RELEASE_SHA256    expected sha256 of this machine's binary (written by install.sh). When
 #                     set and the installed binary matches, nothing is downloaded, so a
 #                     reboot does not depend on GitHub being reachable.
-#   RELEASE_BASE_URL  releases download root (default: GitHub releases of RELEASE_REPO,
-#                     so0k/aws-nat-router); assets are RELEASE_BASE_URL/RELEASE_TAG/ASSET
+#   RELEASE_BASE_URL  releases download root, written by install.sh (e.g.
+#                     https://github.com/OWNER/NAME/releases/download); assets are
+#                     RELEASE_BASE_URL/RELEASE_TAG/ASSET (required)
 #   RELEASE_BIN       where the binary lives (default /usr/local/bin/aws-nat-router)
 #   RELEASE_ARCH      x86_64|aarch64, overrides `uname -m` (tests)
 set -euo pipefail
 
-repo="${RELEASE_REPO:-so0k/aws-nat-router}"
 release="${RELEASE_TAG:?RELEASE_TAG is not set: pin a release such as v0.1.0 in /etc/aws-nat-router/env}"
-base_url="${RELEASE_BASE_URL:-https://github.com/${repo}/releases/download}"
+base_url="${RELEASE_BASE_URL:?RELEASE_BASE_URL is not set: re-run install.sh, which writes it to /etc/aws-nat-router/env}"
 bin="${RELEASE_BIN:-/usr/local/bin/aws-nat-router}"
 pinned="${RELEASE_SHA256:-}"
 

@@ -66,6 +66,11 @@ function runsOf(job: Yaml): string {
   return (job.steps ?? []).map((step: Yaml) => step.run ?? "").join("\n");
 }
 
+const SHELL_SCRIPTS = [
+  "scripts/install.sh",
+  "scripts/fetch-release.sh",
+  "scripts/stamp-release.sh",
+];
 const SYSTEMD_ANALYZE = await which("systemd-analyze");
 const SHELLCHECK = await which("shellcheck");
 const TERRAFORM = await which("terraform");
@@ -81,7 +86,6 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
 
   await t.step("it keeps the original unit's ordering, restart policy and log level", () => {
     assert.equal(one("Unit.Description"), "AWS NAT Router");
-    assert.match(one("Unit.Documentation"), /^https:\/\//);
     assert.equal(one("Unit.Requires"), "network-online.target");
     assert.equal(one("Unit.After"), "network-online.target");
     assert.equal(one("Service.Restart"), "always");
@@ -89,6 +93,12 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
     assert.ok(Number(one("Service.TimeoutStartSec")) >= 20, "TimeoutStartSec below the original");
     assert.ok(unit.get("Service.Environment")?.includes("LOG_LEVEL=INFO"));
     assert.equal(one("Install.WantedBy"), "multi-user.target");
+  });
+
+  await t.step("its Documentation= is this project, stamped in by the release", () => {
+    // scripts/stamp-release.sh replaces the placeholder with GITHUB_REPOSITORY.
+    assert.equal(one("Unit.Documentation"), "https://github.com/@RELEASE_REPO@");
+    assert.doesNotMatch(text, /so0k/, "the unit must not point at the original tool");
   });
 
   await t.step(
@@ -195,20 +205,17 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
 Deno.test("shell scripts", async (t) => {
   await t.step({
     name: SHELLCHECK
-      ? "install.sh and fetch-release.sh pass shellcheck"
-      : "install.sh and fetch-release.sh pass shellcheck (skipped: shellcheck is not installed)",
+      ? "the shell scripts pass shellcheck"
+      : "the shell scripts pass shellcheck (skipped: shellcheck is not installed)",
     ignore: SHELLCHECK === undefined,
     fn: async () => {
-      const { code, output } = await run(SHELLCHECK!, [
-        `${ROOT}/scripts/install.sh`,
-        `${ROOT}/scripts/fetch-release.sh`,
-      ]);
+      const { code, output } = await run(SHELLCHECK!, SHELL_SCRIPTS.map((s) => `${ROOT}/${s}`));
       assert.equal(code, 0, output);
     },
   });
 
-  await t.step("both scripts use bash strict mode", async () => {
-    for (const script of ["scripts/install.sh", "scripts/fetch-release.sh"]) {
+  await t.step("every shell script uses bash strict mode", async () => {
+    for (const script of SHELL_SCRIPTS) {
       const text = await read(script);
       assert.match(text, /^#!\/usr\/bin\/env bash\n/, script);
       assert.match(text, /^set -euo pipefail$/m, script);
@@ -257,7 +264,7 @@ Deno.test(".github/workflows", async (t) => {
     }
   });
 
-  await t.step("release runs on v* tags: check, then build both targets, then publish", () => {
+  await t.step("release runs on v* tags: check, build, stamp, then publish", () => {
     assert.deepEqual(release.on.push.tags, ["v*"]);
     assert.deepEqual(release.permissions, {}, "no default token permissions");
     const { check, build, release: publish } = release.jobs;
@@ -273,16 +280,64 @@ Deno.test(".github/workflows", async (t) => {
     assert.match(buildRuns, /--target aarch64-unknown-linux-gnu/);
     assert.match(buildRuns, /sha256sum -c SHA256SUMS/);
     assert.doesNotMatch(buildRuns, /(^|\s)(-A|--allow-all)(\s|$)/);
+    // The repository is named once: GITHUB_REPOSITORY, stamped into the published assets
+    // after compiling (so SHA256SUMS covers them) and before the checksums are verified.
+    const stamp = buildRuns.indexOf("scripts/stamp-release.sh");
+    assert.ok(stamp > buildRuns.indexOf("deno task compile"), "stamp after compile");
+    assert.ok(stamp < buildRuns.lastIndexOf("sha256sum -c SHA256SUMS"), "verify after stamp");
+    assert.match(buildRuns, /--repo "\$GITHUB_REPOSITORY"/);
+    assert.match(buildRuns, /--tag "\$GITHUB_REF_NAME"/);
     assert.ok(usesOf({ jobs: { build } }).some((u) => u.startsWith("actions/upload-artifact@")));
 
-    assert.equal(publish.needs, "build");
     assert.deepEqual(publish.permissions, { contents: "write" });
     assert.ok(
       usesOf({ jobs: { publish } }).some((u) => u.startsWith("actions/download-artifact@")),
     );
     assert.match(runsOf(publish), /gh release create "\$GITHUB_REF_NAME" dist\/\* --verify-tag/);
+    assert.match(runsOf(publish), /--notes-file release-notes\.md/);
     const ghStep = publish.steps.find((step: Yaml) => /gh release/.test(step.run ?? ""));
     assert.equal(ghStep.env?.GH_TOKEN, "${{ github.token }}");
+  });
+
+  await t.step("each binary is executed on its own architecture before gh release create", () => {
+    const { smoke, release: publish } = release.jobs;
+    // gh release create runs only after every smoke run passed.
+    assert.deepEqual([publish.needs].flat().sort(), ["build", "smoke"]);
+    assert.equal(smoke.needs, "build");
+    assert.deepEqual(smoke.permissions, { contents: "read" });
+    assert.equal(smoke.strategy["fail-fast"], true);
+    assert.equal(smoke["runs-on"], "${{ matrix.runner }}");
+    assert.equal(smoke.defaults?.run?.shell, "bash", "bash: -eo pipefail");
+    assert.deepEqual(smoke.strategy.matrix, {
+      include: [
+        { arch: "x86_64", target: "x86_64-unknown-linux-gnu", runner: "ubuntu-24.04" },
+        { arch: "aarch64", target: "aarch64-unknown-linux-gnu", runner: "ubuntu-24.04-arm" },
+      ],
+    });
+    assert.ok(usesOf({ jobs: { smoke } }).some((u) => u.startsWith("actions/download-artifact@")));
+
+    const step = smoke.steps.find((s: Yaml) => /release_smoke\.ts/.test(s.run ?? ""));
+    assert.ok(step, "a step runs scripts/release_smoke.ts");
+    assert.equal(step.env.ARCH, "${{ matrix.arch }}");
+    assert.equal(step.env.BIN, "dist/aws-nat-router-${{ matrix.target }}");
+    const lines: string[] = step.run.split("\n");
+    const at = (pattern: RegExp) => {
+      const index = lines.findIndex((line) => pattern.test(line));
+      assert.ok(index >= 0, `no line matching ${pattern} in:\n${step.run}`);
+      return index;
+    };
+    // The runner really is that architecture; then the binary runs: --version here, and
+    // release_smoke.ts's --version, --help and --once --dry-run against the simulated VPC.
+    const version = at(/^"\$BIN" --version/);
+    assert.ok(at(/\[\[ "\$\(uname -m\)" == "\$ARCH" \]\] \|\| .*exit 1/) < version);
+    assert.ok(at(/^chmod \+x "\$BIN"$/) < version);
+    assert.match(step.run, /sudo ip -n release-smoke addr add 10\.255\.0\.1\/24 dev lo/);
+    assert.match(
+      step.run.replace(/\s*\\\n\s*/g, " "),
+      /sudo ip netns exec release-smoke .* deno run -P=sim --allow-net=127\.0\.0\.0\/8,10\.255\.0\.0\/24 scripts\/release_smoke\.ts --hosts 10\.255\.0 -- "\$BIN"$/m,
+    );
+    // The binary runs as built: nothing adds a permission flag to it.
+    assert.doesNotMatch(step.run, /"\$BIN" [^\n]*--allow-/);
   });
 });
 

@@ -7,7 +7,14 @@
 
 import { ACTIONS, Ec2Error, type Params, runAction } from "./ec2_actions.ts";
 import type { Ec2Sim } from "./ec2_sim.ts";
-import { DROP, type HttpAnswer, type HttpRequest, HttpServer, sleep } from "./http_server.ts";
+import {
+  DROP,
+  type HttpAnswer,
+  type HttpRequest,
+  HttpServer,
+  type HttpServerOptions,
+  sleep,
+} from "./http_server.ts";
 import { xmlDocument } from "./xml.ts";
 
 export const EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -66,12 +73,13 @@ export class Ec2Server {
   #faults: Fault[] = [];
   readonly #http: HttpServer;
 
-  constructor(sim: Ec2Sim, options: { readonly port?: number } = {}) {
+  /** Listens on `options.hostname` (default 127.0.0.1) at `options.port` (default: any free). */
+  constructor(sim: Ec2Sim, options: HttpServerOptions = {}) {
     this.sim = sim;
     this.#http = new HttpServer((request, signal) => this.#handle(request, signal), options);
   }
 
-  /** `http://127.0.0.1:PORT`, for the SDK's `endpoint` or `AWS_ENDPOINT_URL_EC2`. */
+  /** `http://HOSTNAME:PORT`, for the SDK's `endpoint` or `AWS_ENDPOINT_URL_EC2`. */
   get endpoint(): string {
     return this.#http.url;
   }
