@@ -35,7 +35,7 @@ export type ScenarioName = keyof typeof SCENARIOS;
 export const STEP_TIMEOUT_MS = 20_000;
 const FIRST_STEP_TIMEOUT_MS = 30_000;
 /** After a step converged: watch this long that nothing moves again (no flapping). */
-const HOLD_MS = 1_500;
+const HOLD_MS = 1_000;
 const TICK_MS = 50;
 /** How long a route write waits for the writer's log line (its reason) before it is told. */
 const REASON_WAIT_MS = 400;
@@ -167,6 +167,8 @@ export class Scenario {
   /** The one clock: every time on screen is since this instant (wall clock, as EC2 records). */
   readonly #startedAt = Date.now();
   readonly #events: DemoEvent[] = [];
+  /** Events not told yet (see `#emit`). */
+  readonly #outbox: DemoEvent[] = [];
   #step: StepView | undefined;
   #status: string | undefined;
   #writesSeen = 0;
@@ -265,10 +267,24 @@ export class Scenario {
     return `${zone.slice(-1)}${rank}`;
   }
 
+  /**
+   * Tells events in clock order: an event waits while a route write seen before it waits for
+   * its reason (at most `REASON_WAIT_MS`), so the log's times never go back.
+   */
   #emit(event: DemoEvent): void {
-    this.#events.push(event);
-    if (this.#events.length > RECENT_EVENTS * 4) this.#events.splice(0, RECENT_EVENTS * 2);
-    this.output.event(event, this.snapshot());
+    this.#outbox.push(event);
+    this.#release();
+  }
+
+  #release(): void {
+    const horizon = Math.min(...this.#pending.map((p) => p.write.atMs));
+    this.#outbox.sort((a, b) => a.atMs - b.atMs);
+    while (this.#outbox.length > 0 && this.#outbox[0]!.atMs < horizon) {
+      const event = this.#outbox.shift()!;
+      this.#events.push(event);
+      if (this.#events.length > RECENT_EVENTS * 4) this.#events.splice(0, RECENT_EVENTS * 2);
+      this.output.event(event, this.snapshot());
+    }
   }
 
   #action(text: string, t0 = false): void {
@@ -378,6 +394,7 @@ export class Scenario {
       });
       return false;
     });
+    this.#release();
   }
 
   /** What each table's default route pointed at after the writes read so far. */

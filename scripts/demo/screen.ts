@@ -42,6 +42,11 @@ export function stamp(ms: number): string {
   return `[+${(ms / 1000).toFixed(2).padStart(5)}s]`;
 }
 
+/** `+12.34s`: a time on the demo clock, in running text. */
+export function clock(ms: number): string {
+  return `+${(ms / 1000).toFixed(2)}s`;
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const short = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
@@ -253,6 +258,30 @@ function toldBefore(
   return earlier.some((e) => e !== event && e.atMs >= start && like(e));
 }
 
+/** The route events of the current step on one table, up to and including `last`. */
+function movesInStep(snapshot: Snapshot, routeTableId: string, last?: DemoEvent) {
+  const start = snapshot.step?.startedAtMs ?? 0;
+  const end = last === undefined ? snapshot.events.length : snapshot.events.indexOf(last) + 1;
+  return snapshot.events.slice(0, end).filter((e) =>
+    e.kind === "route" && e.routeTableId === routeTableId && e.atMs >= start
+  ) as Extract<DemoEvent, { kind: "route" }>[];
+}
+
+/** Why a table moved again within one step, if it did. */
+function explainMovedAgain(
+  snapshot: Snapshot,
+  moves: readonly Extract<DemoEvent, { kind: "route" }>[],
+): string | undefined {
+  if (moves.length < 2) return undefined;
+  const path = [moves[0]!.from, ...moves.map((m) => m.to)].map((id) => nameOf(snapshot, id));
+  return `${moves[0]!.routeTableId} moved ${moves.length} times in this step (${
+    path.join(" → ")
+  }), each move dropping its subnet's connections: every view is allocated on its own, and ` +
+    `a table just moved is held for failback-delay ${
+      short(snapshot.timing.failbackDelayMs)
+    } before it may move again`;
+}
+
 /** An event as log lines: one line, then its explanation (if any) indented below. */
 export function renderEvent(event: DemoEvent, snapshot: Snapshot): string[] {
   const at = stamp(event.atMs);
@@ -273,11 +302,12 @@ export function renderEvent(event: DemoEvent, snapshot: Snapshot): string[] {
       const toZone = natOf(snapshot, event.to)?.zone;
       const cross = toZone !== undefined && event.zone !== undefined && toZone !== event.zone;
       return [
-        `${at}   route ${event.routeTableId} (${zone}): ${
+        `${at}   ${event.routeTableId} (${zone}): ${
           event.from === undefined ? "no route" : nameOf(snapshot, event.from)
-        } → ${nameOf(snapshot, event.to)}${cross ? " (cross-zone)" : ""}  ${
-          event.reason === undefined ? "" : `[${reasonText(event.reason)}]`
-        }`.trimEnd(),
+        } → ${nameOf(snapshot, event.to)}${cross ? " cross-zone" : ""}${
+          event.reason === undefined ? "" : `: ${reasonText(event.reason)}`
+        }`,
+        ...why(explainMovedAgain(snapshot, movesInStep(snapshot, event.routeTableId, event))),
         ...why(
           !drops(event.reason, event.fromForwarding)
             ? undefined
@@ -366,7 +396,13 @@ function stateRows(snapshot: Snapshot, paint: ReturnType<typeof painter>): strin
     })`
     : `${nameOf(snapshot, snapshot.leader)} (all running routers agree)`;
   const stepStart = snapshot.step?.startedAtMs;
-  const tableRows = snapshot.tables.map((table) => tableRow(snapshot, table, stepStart, paint));
+  const cells = snapshot.tables.map((table) => tableRow(snapshot, table, stepStart, paint));
+  const width = Math.max(...cells.map(([, , target]) => visibleWidth(target)));
+  const tableRows = cells.map(([id, zone, target, note]) => [
+    id,
+    zone,
+    note ? target + " ".repeat(width - visibleWidth(target)) + "  " + note : target,
+  ]);
   const otherRows = snapshot.others.map((o) => [
     o.id,
     o.label,
@@ -378,17 +414,17 @@ function stateRows(snapshot: Snapshot, paint: ReturnType<typeof painter>): strin
       [["NAT", "ZONE", "REALLY", "ROUTERS SAY", "TABLES", "ROUTER"], ...natRows],
       "  ",
     ),
-    `Route tables (default route 0.0.0.0/0)`,
-    ...columns([["ROUTE TABLE", "ZONE", "→ NAT", ""], ...tableRows, ...otherRows], "  "),
+    ...columns([["ROUTE TABLE", "ZONE", "0.0.0.0/0 →"], ...tableRows, ...otherRows], "  "),
   ];
 }
 
+/** Id, zone, target and the note on its move during this step (empty when it did not move). */
 function tableRow(
   snapshot: Snapshot,
   table: TableView,
   stepStart: number | undefined,
   paint: ReturnType<typeof painter>,
-): string[] {
+): [string, string, string, string] {
   const nat = natOf(snapshot, table.target);
   const cross = nat !== undefined && table.zone !== undefined && nat.zone !== table.zone;
   let target = table.target === undefined
@@ -401,9 +437,9 @@ function tableRow(
   const inStep = move !== undefined && stepStart !== undefined && move.atMs >= stepStart;
   if (!inStep) return [table.id, table.zone ?? "-", target, ""];
   const fresh = snapshot.clockMs - move.atMs < FRESH_MOVE_MS;
-  const note = `◀ ${move.from === undefined ? "new" : `was ${nameOf(snapshot, move.from)}`} at +${
-    (move.atMs / 1000).toFixed(2)
-  }s${move.reason ? `: ${reasonText(move.reason)}` : ""}`;
+  const note = `◀ ${move.from === undefined ? "new" : `was ${nameOf(snapshot, move.from)}`} at ${
+    clock(move.atMs)
+  }${move.reason ? `: ${reasonText(move.reason)}` : ""}`;
   return [
     table.id,
     table.zone ?? "-",
@@ -473,7 +509,7 @@ export function renderLive(
 
 function stepStatus(snapshot: Snapshot, step: StepView): string {
   if (step.faultAtMs === undefined) return `preparing · then waiting until ${step.waitingFor}`;
-  const since = `t=0 at ${stamp(step.faultAtMs)}`;
+  const since = `t=0 at ${clock(step.faultAtMs)}`;
   if (step.convergedMs === undefined) {
     return `${since} · t=${
       seconds(snapshot.clockMs - step.faultAtMs)
@@ -494,6 +530,10 @@ export function whyLines(snapshot: Snapshot): string[] {
   const drop = events.findLast((e) => e.kind === "route" && drops(e.reason, e.fromForwarding));
   if (drop?.kind === "route") {
     out.push(`${drop.routeTableId}: ${explainDrop(snapshot, drop.from, drop.reason!)}`);
+  }
+  if (drop?.kind === "route") {
+    const again = explainMovedAgain(snapshot, movesInStep(snapshot, drop.routeTableId));
+    if (again !== undefined) out.push(again);
   }
   const leader = events.findLast((e) => e.kind === "leader");
   if (leader?.kind === "leader") {
@@ -526,7 +566,7 @@ export function renderSummary(summary: Summary): string[] {
     ...summary.remit.map((t) =>
       `  ${t.label} table ${t.id}: ${
         t.untouched
-          ? `untouched ✓ (default route → ${t.target ?? "none"}, no API call on it)`
+          ? `untouched ✓ (→ ${t.target ?? "no route"}, no API call on it)`
           : `CHANGED ✗ (${t.calls} API calls on it)`
       }`
     ),
