@@ -135,17 +135,20 @@ function natOf(snapshot: Snapshot, id: string | undefined): NatView | undefined 
   return snapshot.nats.find((nat) => nat.id === id);
 }
 
+/** The router's move reasons in the reader's words ("" where the line says it already). */
 const REASONS: Readonly<Record<string, string>> = {
-  no_route: "no route yet",
-  blackhole: "its NAT is gone",
-  nat_unhealthy: "failover: its NAT is down",
-  foreign_target: "it pointed elsewhere",
+  no_route: "",
+  blackhole: "its target is gone (blackhole)",
+  nat_unhealthy: "failover",
+  foreign_target: "it pointed at something else",
   zone_preference: "failback to its zone",
   rebalance: "rebalance",
 };
 
 const reasonText = (reason: string | undefined) =>
   reason === undefined ? "" : REASONS[reason] ?? reason;
+const withReason = (reason: string | undefined) =>
+  reasonText(reason) === "" ? "" : `: ${reasonText(reason)}`;
 
 /** Moves between two NATs that both still forward: they cut the subnet's open connections. */
 const drops = (reason: string | undefined, fromForwarding: boolean) =>
@@ -183,22 +186,43 @@ function explainDrop(snapshot: Snapshot, from: string | undefined, reason: strin
 }
 
 /** What a NAT's row needs explained: the routers' view lagging behind what the NAT does. */
-function explainNat(snapshot: Snapshot, nat: NatView): string | undefined {
+function explainNats(snapshot: Snapshot): string[] {
   const t = snapshot.timing;
-  if (!nat.forwarding && nat.saidHealthy > 0) {
-    return `${nat.name} is ${nat.actual}, but ${nat.saidHealthy}/${nat.routers} routers still ` +
-      `call it healthy: a router calls a NAT down after ${t.fall} failed probes (one every ` +
-      `${short(t.probeIntervalMs)}, ${short(t.timeoutMs)} timeout)`;
+  const names = (nats: readonly NatView[]) => nats.map((n) => n.name).join(" and ");
+  const them = (nats: readonly NatView[]) => nats.length === 1 ? "it" : "them";
+  const out: string[] = [];
+  const unnoticed = snapshot.nats.filter((n) => !n.forwarding && n.saidHealthy > 0);
+  if (unnoticed.length > 0) {
+    out.push(
+      `${unnoticed.map((n) => `${n.name} is ${n.actual}`).join(" and ")}, but routers still call ${
+        them(unnoticed)
+      } healthy (${
+        unnoticed.map((n) => `${n.saidHealthy}/${n.routers}`).join(", ")
+      }): a router calls a NAT down after ${t.fall} failed probes (one every ${
+        short(t.probeIntervalMs)
+      }, ${short(t.timeoutMs)} timeout)`,
+    );
   }
-  if (nat.forwarding && nat.saidUnhealthy > 0) {
-    return `${nat.name} answers again, but ${nat.saidUnhealthy}/${nat.routers} routers still ` +
-      `call it down: they need ${t.rise} good probes in a row`;
+  const back = snapshot.nats.filter((n) => n.forwarding && n.saidUnhealthy > 0);
+  if (back.length > 0) {
+    out.push(
+      `${names(back)} ${back.length === 1 ? "answers" : "answer"} again, but routers still call ${
+        them(back)
+      } down (${
+        back.map((n) => `${n.saidUnhealthy}/${n.routers}`).join(", ")
+      }): they need ${t.rise} good probes in a row`,
+    );
   }
-  if (recovering(snapshot, nat)) {
-    return `${nat.name} is healthy again: it gains no table until it has been healthy for ` +
-      `failback-delay ${short(t.failbackDelayMs)} (no ping-pong if it fails again)`;
+  const settling = snapshot.nats.filter((n) => recovering(snapshot, n));
+  if (settling.length > 0) {
+    out.push(
+      `${names(settling)} ${settling.length === 1 ? "is" : "are"} healthy again but in ` +
+        `failback delay: no new table until healthy for ${
+          short(t.failbackDelayMs)
+        } (no ping-pong if a NAT fails again)`,
+    );
   }
-  return undefined;
+  return out;
 }
 
 /** Healthy again, but within its failback delay: it keeps what it has and gains nothing. */
@@ -276,7 +300,8 @@ function explainMovedAgain(
   const path = [moves[0]!.from, ...moves.map((m) => m.to)].map((id) => nameOf(snapshot, id));
   return `${moves[0]!.routeTableId} moved ${moves.length} times in this step (${
     path.join(" → ")
-  }), each move dropping its subnet's connections: every view is allocated on its own, and ` +
+  }), each move dropping its subnet's connections: the leader shares tables among the NATs ` +
+    `past their failback delay at that moment and evens them out again as others pass it; ` +
     `a table just moved is held for failback-delay ${
       short(snapshot.timing.failbackDelayMs)
     } before it may move again`;
@@ -304,9 +329,7 @@ export function renderEvent(event: DemoEvent, snapshot: Snapshot): string[] {
       return [
         `${at}   ${event.routeTableId} (${zone}): ${
           event.from === undefined ? "no route" : nameOf(snapshot, event.from)
-        } → ${nameOf(snapshot, event.to)}${cross ? " cross-zone" : ""}${
-          event.reason === undefined ? "" : `: ${reasonText(event.reason)}`
-        }`,
+        } → ${nameOf(snapshot, event.to)}${cross ? " cross-zone" : ""}${withReason(event.reason)}`,
         ...why(explainMovedAgain(snapshot, movesInStep(snapshot, event.routeTableId, event))),
         ...why(
           !drops(event.reason, event.fromForwarding)
@@ -376,11 +399,16 @@ function routerText(nat: NatView): string {
 }
 
 /** The NAT instances and route tables, as the state table of the log or the live view. */
-function stateRows(snapshot: Snapshot, paint: ReturnType<typeof painter>): string[] {
+function stateRows(
+  snapshot: Snapshot,
+  paint: ReturnType<typeof painter>,
+  roomy = true,
+): string[] {
   const natRows = snapshot.nats.map((nat) => {
     const lagging = (!nat.forwarding && nat.saidHealthy > 0) ||
       (nat.forwarding && nat.saidUnhealthy > 0);
-    const said = routersSay(nat) + (lagging ? " ⚠" : recovering(snapshot, nat) ? " ⏳" : "");
+    const said = routersSay(nat) +
+      (lagging ? " ⚠" : recovering(snapshot, nat) ? " (failback delay)" : "");
     return [
       paint(nat.name, "bold"),
       nat.zone,
@@ -403,11 +431,19 @@ function stateRows(snapshot: Snapshot, paint: ReturnType<typeof painter>): strin
     zone,
     note ? target + " ".repeat(width - visibleWidth(target)) + "  " + note : target,
   ]);
-  const otherRows = snapshot.others.map((o) => [
-    o.id,
-    o.label,
-    paint(`${o.target ?? "no route"} (not the router's)`, "dim"),
-  ]);
+  const otherRows = roomy
+    ? snapshot.others.map((o) => [
+      o.id,
+      o.label,
+      paint(`${o.target ?? "no route"} (not the router's)`, "dim"),
+    ])
+    : [];
+  const others = roomy ? [] : [
+    paint(
+      `  not the router's: ${snapshot.others.map((o) => `${o.id} (${o.label})`).join(", ")}`,
+      "dim",
+    ),
+  ];
   return [
     `NAT instances — leader: ${leader}`,
     ...columns(
@@ -415,6 +451,7 @@ function stateRows(snapshot: Snapshot, paint: ReturnType<typeof painter>): strin
       "  ",
     ),
     ...columns([["ROUTE TABLE", "ZONE", "0.0.0.0/0 →"], ...tableRows, ...otherRows], "  "),
+    ...others,
   ];
 }
 
@@ -439,7 +476,7 @@ function tableRow(
   const fresh = snapshot.clockMs - move.atMs < FRESH_MOVE_MS;
   const note = `◀ ${move.from === undefined ? "new" : `was ${nameOf(snapshot, move.from)}`} at ${
     clock(move.atMs)
-  }${move.reason ? `: ${reasonText(move.reason)}` : ""}`;
+  }${withReason(move.reason)}`;
   return [
     table.id,
     table.zone ?? "-",
@@ -479,7 +516,8 @@ export function renderLive(
   } else {
     head.push(snapshot.status ?? "", "");
   }
-  const state = ["", ...stateRows(snapshot, paint)];
+  const roomy = size.rows >= 30;
+  const state = [...(roomy ? [""] : []), ...stateRows(snapshot, paint, roomy)];
   const why = whyLines(snapshot);
   const recent = snapshot.events
     .filter((e) => e.kind !== "step")
@@ -487,22 +525,20 @@ export function renderLive(
     .filter((line) => line.trim() !== "");
   const room = size.rows - head.length - state.length;
   const lines = [...head, ...state];
-  if (room >= 3 && why.length > 0) {
-    // Explanations are wrapped, not cut; keep some room for the latest events.
-    const budget = Math.max(1, room - 2 - Math.min(4, Math.floor(room / 3)));
-    const wrapped = why.map((text) =>
-      wrap(text, size.columns - 4).map((line, i) => `  ${i === 0 ? "•" : " "} ${line}`)
-    );
-    const shown: string[] = [];
-    for (const block of wrapped) {
-      if (shown.length + block.length > budget) break;
-      shown.push(...block);
-    }
-    if (shown.length > 0) lines.push("", paint("Why", "bold"), ...shown);
+  const gap = roomy ? [""] : [];
+  if (room >= 2 && why.length > 0) {
+    // Explanations come first; on a tall screen some rows stay for the latest events.
+    const budget = room - 1 - gap.length - (room >= 16 ? 5 : 0);
+    const shown = why
+      .flatMap((text) =>
+        wrap(text, size.columns - 4).map((line, i) => `  ${i === 0 ? "•" : " "} ${line}`)
+      );
+    if (shown.length > budget) shown.splice(budget - 1, Infinity, `    …`);
+    if (budget > 0) lines.push(...gap, paint("Why", "bold"), ...shown);
   }
-  const left = size.rows - lines.length;
-  if (left >= 3 && recent.length > 0) {
-    lines.push("", paint("Recent", "bold"), ...recent.slice(-(left - 2)));
+  const left = size.rows - lines.length - gap.length - 1;
+  if (left >= 1 && recent.length > 0) {
+    lines.push(...gap, paint("Recent", "bold"), ...recent.slice(-left));
   }
   return lines.slice(0, size.rows).map((line) => fit(line, size.columns));
 }
@@ -522,7 +558,7 @@ function stepStatus(snapshot: Snapshot, step: StepView): string {
 
 /** The explanations the current state needs, most pressing first. */
 export function whyLines(snapshot: Snapshot): string[] {
-  const out = snapshot.nats.flatMap((nat) => explainNat(snapshot, nat) ?? []);
+  const out = explainNats(snapshot);
   const step = snapshot.step;
   const events = step === undefined
     ? []
