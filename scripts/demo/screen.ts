@@ -161,9 +161,9 @@ function explainLeader(snapshot: Snapshot, leader: string, previous: string | un
   const nat = natOf(snapshot, leader);
   const name = nameOf(snapshot, leader);
   if (nat?.launchRank === 1 && previous !== undefined) {
-    return `leadership returns to ${name}: the leader is always the oldest healthy NAT (launch ` +
-      `time, ties by id), and ${name} was launched first, so it leads again as soon as the ` +
-      `routers count it healthy. Leading moves no route by itself: only the leader writes`;
+    return `leadership returns to ${name}: the oldest healthy NAT (by launch time) always ` +
+      `leads, and ${name} was launched first, so it leads again once the routers count it ` +
+      `healthy. Leading alone moves no route`;
   }
   if (nat?.launchRank === 1) {
     return `${name} leads: the oldest healthy NAT (launched first); only the leader writes routes`;
@@ -176,19 +176,19 @@ function explainLeader(snapshot: Snapshot, leader: string, previous: string | un
 
 function explainDrop(snapshot: Snapshot, from: string | undefined, reason: string): string {
   const delay = short(snapshot.timing.failbackDelayMs);
-  const what = reason === "zone_preference"
-    ? "back to a NAT of its own zone"
-    : "to even out the tables between healthy NATs";
-  return `${nameOf(snapshot, from)} still forwards, yet the table moves ${what}: the subnet's ` +
-    `open connections through ${nameOf(snapshot, from)} are dropped (its NAT state does not ` +
-    `move with the route). So the router only does this once a NAT has been healthy for ` +
-    `failback-delay ${delay} and the table has not moved within the last ${delay}`;
+  const name = nameOf(snapshot, from);
+  return `moved off ${name} though ${name} still forwards (${reasonText(reason)}), so the ` +
+    `subnet's open connections through ${name} are dropped. The router makes such moves only ` +
+    `after failback-delay ${delay}: once a NAT has been healthy that long, and not for a table ` +
+    `moved within it`;
 }
 
 /** What a NAT's row needs explained: the routers' view lagging behind what the NAT does. */
 function explainNats(snapshot: Snapshot): string[] {
   const t = snapshot.timing;
   const names = (nats: readonly NatView[]) => nats.map((n) => n.name).join(" and ");
+  const counts = (said: readonly string[]) =>
+    new Set(said).size === 1 && said.length > 1 ? `${said[0]} each` : said.join(", ");
   const them = (nats: readonly NatView[]) => nats.length === 1 ? "it" : "them";
   const out: string[] = [];
   const unnoticed = snapshot.nats.filter((n) => !n.forwarding && n.saidHealthy > 0);
@@ -197,7 +197,7 @@ function explainNats(snapshot: Snapshot): string[] {
       `${unnoticed.map((n) => `${n.name} is ${n.actual}`).join(" and ")}, but routers still call ${
         them(unnoticed)
       } healthy (${
-        unnoticed.map((n) => `${n.saidHealthy}/${n.routers}`).join(", ")
+        counts(unnoticed.map((n) => `${n.saidHealthy}/${n.routers}`))
       }): a router calls a NAT down after ${t.fall} failed probes (one every ${
         short(t.probeIntervalMs)
       }, ${short(t.timeoutMs)} timeout)`,
@@ -209,7 +209,7 @@ function explainNats(snapshot: Snapshot): string[] {
       `${names(back)} ${back.length === 1 ? "answers" : "answer"} again, but routers still call ${
         them(back)
       } down (${
-        back.map((n) => `${n.saidUnhealthy}/${n.routers}`).join(", ")
+        counts(back.map((n) => `${n.saidUnhealthy}/${n.routers}`))
       }): they need ${t.rise} good probes in a row`,
     );
   }
@@ -415,7 +415,7 @@ function stateRows(
       paint(nat.actual, nat.forwarding ? "green" : "red"),
       paint(said, lagging ? "yellow" : nat.saidUnhealthy > 0 ? "red" : undefined),
       String(nat.tables),
-      routerText(nat) + (nat.launchRank === 1 ? " · oldest" : ""),
+      routerText(nat),
     ];
   });
   const leader = snapshot.leader === undefined
@@ -445,7 +445,7 @@ function stateRows(
     ),
   ];
   return [
-    `NAT instances — leader: ${leader}`,
+    `NAT instances, oldest first — leader: ${leader}`,
     ...columns(
       [["NAT", "ZONE", "REALLY", "ROUTERS SAY", "TABLES", "ROUTER"], ...natRows],
       "  ",
@@ -565,7 +565,7 @@ export function whyLines(snapshot: Snapshot): string[] {
     : snapshot.events.filter((e) => e.atMs >= step.startedAtMs);
   const drop = events.findLast((e) => e.kind === "route" && drops(e.reason, e.fromForwarding));
   if (drop?.kind === "route") {
-    out.push(`${drop.routeTableId}: ${explainDrop(snapshot, drop.from, drop.reason!)}`);
+    out.push(`${drop.routeTableId} ${explainDrop(snapshot, drop.from, drop.reason!)}`);
   }
   if (drop?.kind === "route") {
     const again = explainMovedAgain(snapshot, movesInStep(snapshot, drop.routeTableId));
