@@ -19,7 +19,7 @@ import {
   StepTimeout,
   TIMING_FLAGS,
 } from "./demo/scenario.ts";
-import { renderIntro, renderStopped, renderSummary } from "./demo/screen.ts";
+import { renderIntro, renderState, renderStopped, renderSummary } from "./demo/screen.ts";
 import { LiveOutput, LogOutput, writeLines } from "./demo/terminal.ts";
 import { loopbackWorld } from "./demo/world.ts";
 
@@ -104,13 +104,16 @@ async function main(): Promise<number> {
   let code = 0;
   try {
     if (live) live.start();
-    else writeLines(renderIntro(demo.snapshot(), world.routerCommand(world.fleet.natIds[0]!)));
+    else {writeLines(
+        renderIntro(demo.snapshot(), world.routerCommand(world.fleet.natIds[0]!, TIMING_FLAGS)),
+      );}
     await demo.run();
     if (options.keepRunning) {
       if (!live) writeLines(["", "Fleet still running (--keep-running); press Ctrl-C to stop."]);
       await demo.keepRunning();
     }
     const summary = demo.summary();
+    if (!live) end.push("", "The end state:", ...renderState(demo.snapshot()));
     end.push(...renderSummary(summary));
     const ok = summary.remit.every((t) => t.untouched) && summary.outsideRemit === undefined;
     if (!ok) code = 1;

@@ -22,7 +22,7 @@ import type {
 import type { DemoWorld } from "./world.ts";
 
 /** The router's default timing, except a failback delay short enough for a demo. */
-export const TIMING_FLAGS = [...DEFAULT_TIMING, "--failback-delay", "5s"] as const;
+export const TIMING_FLAGS = [...DEFAULT_TIMING, "--failback-delay", "4s"] as const;
 
 export const SCENARIOS = {
   all: [1, 2, 3, 4],
@@ -535,124 +535,119 @@ export class Scenario {
 
   async run(): Promise<void> {
     const numbers: readonly number[] = SCENARIOS[this.options.scenario];
-    const [a1, , b1] = this.nats as [string, string, string];
-    const t = this.timing;
-    const name = (id: string) => `${this.natName(id)} (${id})`;
-    const steps: StepSpec[] = [{
+    // Each step is described when it starts, from the state the steps before it left.
+    const steps = [
+      () => this.#initialAllocation(),
+      ...(numbers.includes(2) ? [() => this.#failover()] : []),
+      ...(numbers.includes(3) ? [() => this.#takeover()] : []),
+      ...(numbers.includes(4) ? [() => this.#failback()] : []),
+    ];
+    for (const [index, describe] of steps.entries()) {
+      await this.step(describe(), index + 1, steps.length);
+    }
+  }
+
+  #initialAllocation(): StepSpec {
+    return {
       n: 1,
       name: "initial allocation",
-      title: "3 routers start; the leader points every tagged table",
+      title: `${this.nats.length} routers start; the leader points every tagged table`,
       what:
         "every tagged table is on a NAT of its zone (else the least loaded) and a leader is agreed",
       since: "the routers start",
       fault: () => Promise.resolve(this.#startRouters()),
-    }];
-    if (numbers.includes(2)) {
-      steps.push({
-        n: 2,
-        name: "failover",
-        title: `${name(b1)}, the only NAT in ${this.world.zoneOf(b1)}, goes silent`,
-        what: `${this.natName(b1)}'s tables are on healthy NATs`,
-        since: `${this.natName(b1)} goes silent (connects time out)`,
-        fault: async () => {
-          this.#faulty.add(b1);
-          await this.world.setNat(b1, "silent");
-        },
-        expected: `≈ ${s(t.probeIntervalMs)}–${
-          s(2 * t.probeIntervalMs)
-        } s: ${t.fall} failed probes (one every ${s(t.probeIntervalMs)} s, ${
-          s(t.timeoutMs)
-        } s timeout)`,
-      });
-    }
-    if (numbers.includes(3)) {
-      steps.push({
-        n: 3,
-        name: "takeover",
-        title: "the leader's router is SIGKILLed and its NAT goes silent",
-        what: "a follower leads and the dead leader's tables are on healthy NATs",
-        since: "",
-        fault: async () => {
-          const leader = this.agreedLeader() ?? a1;
-          const router = this.#routers.find((r) => r.natId === leader && r.running);
-          if (!router) throw new Error(`No running router on the leader "${leader}"`);
-          this.#faulty.add(leader);
-          router.killed = true;
-          await Promise.all([router.process.kill(), this.world.setNat(leader, "silent")]);
-        },
-        expected: `≈ ${s(t.probeIntervalMs)}–${
-          s(2 * t.probeIntervalMs)
-        } s: the followers' own ${t.fall} failed probes, then the new leader writes`,
-      });
-    }
-    if (numbers.includes(4)) {
-      steps.push({
-        n: 4,
-        name: "failback",
-        title: "the failed NATs come back",
-        what: "the tables are back on their zone's NATs, evenly spread",
-        since: "",
-        prepare: async () => {
-          // As on a rebooted NAT instance, where systemd starts the router before squid: the
-          // restarted router sees its own NAT down, follows, then watches it recover.
-          const killed = this.#routers.filter((r) => r.killed);
-          if (killed.length === 0) return;
-          const restarted = killed.map((r) => this.#restart(r));
-          this.#action(
-            `${restarted.map((r) => r.name).join(", ")} restarted while ${
-              killed.map((r) => this.natName(r.natId)).join(", ")
-            } is still down`,
-          );
-          await this.until(
-            `${restarted.map((r) => r.name).join(", ")} logged leader.changed`,
-            () => restarted.every((r) => r.role !== undefined),
-            STEP_TIMEOUT_MS,
-          );
-        },
-        fault: async () => {
-          const back = [...this.#faulty];
-          await Promise.all(back.map((id) => this.world.setNat(id, "up")));
-          this.#faulty.clear();
-        },
-        expected: `≈ ${s(t.failbackDelayMs + t.probeIntervalMs)}–${
-          s(t.failbackDelayMs + 2 * t.probeIntervalMs)
-        } s per move (${t.rise} good probes, then failback-delay ${
-          s(t.failbackDelayMs)
-        } s); a table moved again waits the delay again`,
-      });
-    }
-    for (const [index, spec] of steps.entries()) {
-      await this.step(this.#describe(spec), index + 1, steps.length);
-    }
+    };
   }
 
-  /** Fills in the parts of a step that depend on the state when it starts. */
-  #describe(spec: StepSpec): StepSpec {
-    if (spec.n === 3) {
-      const leader = this.agreedLeader() ?? this.nats[0]!;
-      const router = this.#routers.find((r) => r.natId === leader && r.running);
-      return {
-        ...spec,
-        title: `the leader ${this.natName(leader)}: ${
-          router?.name ?? "its router"
-        } is SIGKILLed and ${this.natName(leader)} goes silent`,
-        since: `${router?.name ?? "the leader's router"} is killed, ${
-          this.natName(leader)
-        } goes silent`,
-      };
-    }
-    if (spec.n === 4) {
-      const back = [...this.#faulty].map((id) => this.natName(id));
-      const killed = this.#routers.filter((r) => r.killed).map((r) => r.name);
-      return {
-        ...spec,
-        title: `${back.join(" and ")} come back${
-          killed.length ? ` (${killed.join(", ")} restarted first)` : ""
-        }`,
-        since: `${back.join(" and ")} answer again`,
-      };
-    }
-    return spec;
+  /** The NAT alone in its zone (b1) goes silent. */
+  #failover(): StepSpec {
+    const t = this.timing;
+    const lonely =
+      this.nats.find((id) =>
+        this.world.fleet.natsByZone[this.world.zoneOf(id) ?? ""]?.length === 1
+      ) ?? this.nats.at(-1)!;
+    const name = this.natName(lonely);
+    return {
+      n: 2,
+      name: "failover",
+      title: `${name} (${lonely}), the only NAT in ${this.world.zoneOf(lonely)}, goes silent`,
+      what: `${name}'s tables are on healthy NATs`,
+      since: `${name} goes silent (connects time out)`,
+      fault: async () => {
+        this.#faulty.add(lonely);
+        await this.world.setNat(lonely, "silent");
+      },
+      expected: `≈ ${s(t.probeIntervalMs)}–${s(2 * t.probeIntervalMs)} s: ${t.fall} failed ` +
+        `probes (one every ${s(t.probeIntervalMs)} s, ${s(t.timeoutMs)} s timeout)`,
+    };
+  }
+
+  /** The leader's router is killed and its NAT goes silent. */
+  #takeover(): StepSpec {
+    const t = this.timing;
+    const leader = this.agreedLeader() ?? this.nats[0]!;
+    const router = this.#routers.find((r) => r.natId === leader && r.running);
+    if (!router) throw new Error(`No running router on the leader "${leader}"`);
+    const name = this.natName(leader);
+    return {
+      n: 3,
+      name: "takeover",
+      title: `the leader ${name}: ${router.name} is SIGKILLed and ${name} goes silent`,
+      what: `a follower leads and ${name}'s tables are on healthy NATs`,
+      since: `${router.name} is killed, ${name} goes silent`,
+      fault: async () => {
+        this.#faulty.add(leader);
+        router.killed = true;
+        await Promise.all([router.process.kill(), this.world.setNat(leader, "silent")]);
+      },
+      expected: `≈ ${s(t.probeIntervalMs)}–${s(2 * t.probeIntervalMs)} s: the followers' own ` +
+        `${t.fall} failed probes, then the new leader writes`,
+    };
+  }
+
+  /** Every failed NAT answers again; killed routers are started again first. */
+  #failback(): StepSpec {
+    const t = this.timing;
+    const back = [...this.#faulty];
+    const names = back.map((id) => this.natName(id)).join(" and ");
+    const one = back.length === 1;
+    const killed = this.#routers.filter((r) => r.killed);
+    const restarting = killed.map((r) => r.name).join(", ");
+    return {
+      n: 4,
+      name: "failback",
+      title: `${names} ${one ? "comes" : "come"} back${
+        killed.length ? ` (${restarting} restarted first)` : ""
+      }`,
+      what: "the tables are back on their zone's NATs, evenly spread",
+      since: `${names} ${one ? "answers" : "answer"} again`,
+      prepare: async () => {
+        // As on a rebooted NAT instance, where systemd starts the router before squid: the
+        // restarted router sees its own NAT down, follows, then watches it recover.
+        if (killed.length === 0) return;
+        const restarted = killed.map((r) => this.#restart(r));
+        const down = killed.map((r) => this.natName(r.natId));
+        this.#action(
+          `${restarting} restarted while ${down.join(" and ")} ${
+            down.length === 1 ? "is" : "are"
+          } still down`,
+        );
+        await this.until(
+          `${restarting} logged leader.changed`,
+          () => restarted.every((r) => r.role !== undefined),
+          STEP_TIMEOUT_MS,
+        );
+      },
+      fault: async () => {
+        await Promise.all(back.map((id) => this.world.setNat(id, "up")));
+        this.#faulty.clear();
+      },
+      expected:
+        `≈ ${s(t.failbackDelayMs + t.probeIntervalMs)}–${
+          s(t.failbackDelayMs + 2 * t.probeIntervalMs)
+        } s per move (${t.rise} good probes, then failback-delay ${s(t.failbackDelayMs)} s); ` +
+        "a table moved again waits the delay again",
+    };
   }
 
   async keepRunning(): Promise<void> {

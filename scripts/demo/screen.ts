@@ -485,9 +485,15 @@ function tableRow(
   ];
 }
 
-/** The state at one instant as plain lines (printed in the log once per step). */
+/** The state at one instant as plain lines (the log prints it at the end). */
 export function renderState(snapshot: Snapshot): string[] {
   return stateRows(snapshot, painter(false)).map((line) => `  ${line}`);
+}
+
+/** The NAT instances only, as plain lines (the log's short state after each step). */
+export function renderNats(snapshot: Snapshot): string[] {
+  const lines = renderState(snapshot);
+  return lines.slice(0, 2 + snapshot.nats.length);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  */
 import type { DemoOutput } from "./scenario.ts";
 import type { DemoEvent, Snapshot } from "./snapshot.ts";
-import { renderEvent, renderLive, renderState, type ScreenSize } from "./screen.ts";
+import { renderEvent, renderLive, renderNats, type ScreenSize } from "./screen.ts";
 
 const encoder = new TextEncoder();
 
@@ -22,11 +22,13 @@ export function writeLines(lines: readonly string[]): void {
   if (lines.length > 0) writeOut(lines.join("\n") + "\n");
 }
 
-/** A short log: each event as a line (with its explanation), the state once per step. */
+/** A short log: each event as a line (with its explanation), the NATs' state after each step. */
 export class LogOutput implements DemoOutput {
   event(event: DemoEvent, snapshot: Snapshot): void {
     writeLines(renderEvent(event, snapshot));
-    if (event.kind === "converged") writeLines(renderState(snapshot));
+    // After each step but the last (the end state follows it in full).
+    const last = snapshot.step !== undefined && snapshot.step.index === snapshot.step.count;
+    if (event.kind === "converged" && !last) writeLines(renderNats(snapshot));
   }
 
   tick(): void {}

@@ -62,8 +62,8 @@ export interface DemoWorld {
   setNat(instanceId: string, fault: NatFault): Promise<void>;
   /** Every tagged table on one of `healthy`, same zone first, through an active route. */
   allocatedTo(healthy: readonly string[]): boolean;
-  /** The shell command that runs the router on the NAT (printed for the reader). */
-  routerCommand(instanceId: string): string;
+  /** The shell command that runs the router on the NAT with `flags` (printed for the reader). */
+  routerCommand(instanceId: string, flags: readonly string[]): string;
   /** Starts the real router on each NAT, named router-1, router-2, ... in `natIds` order. */
   startRouters(flags: readonly string[]): RouterProcess[];
   /** Starts the router on one NAT again (its earlier process is gone). */
@@ -167,9 +167,8 @@ class LoopbackWorld implements DemoWorld {
     };
   }
 
-  routerCommand(instanceId: string): string {
-    // The flags are those of startRouters; only the timing part is left out of the line.
-    const { args, env } = this.#command(instanceId, []);
+  routerCommand(instanceId: string, flags: readonly string[]): string {
+    const { args, env } = this.#command(instanceId, flags);
     const quote = (s: string) => /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
     const envPart = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
     return `env -i ${envPart.join(" ")} ${quote(Deno.execPath())} ${
