@@ -71,7 +71,14 @@ function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
   return {
     clockMs: 20_000,
     world: "a test world",
-    timing: { probeIntervalMs: 1000, timeoutMs: 500, fall: 2, rise: 2, failbackDelayMs: 5000 },
+    timing: {
+      intervalMs: 5000,
+      probeIntervalMs: 1000,
+      timeoutMs: 500,
+      fall: 2,
+      rise: 2,
+      failbackDelayMs: 5000,
+    },
     step: step(),
     nats: [nat("a1"), nat("a2"), nat("b1")],
     tables: [
@@ -177,6 +184,28 @@ Deno.test("the demo's screen", async (t) => {
     );
     const failover = move("nat_unhealthy", false);
     assert.equal(renderEvent(failover, snapshot({ events: [failover] })).length, 1);
+  });
+
+  await t.step("says when a table moved twice in one step, and why it waited", () => {
+    const move = (atMs: number, from: string, to: string): DemoEvent => ({
+      kind: "route",
+      atMs,
+      routeTableId: "rtb-c",
+      zone: "zone-c",
+      from,
+      to,
+      reason: "rebalance",
+      fromForwarding: true,
+    });
+    const first = move(21_000, "i-a2", "i-b1");
+    const second = move(29_000, "i-b1", "i-a1");
+    const later = snapshot({ clockMs: 29_100, events: [first, second] });
+    const text = renderEvent(second, later).join(" ").replace(/\s+/g, " ");
+    assert.match(text, /rtb-c moved 2 times in this step \(a2 → b1 → a1\)/);
+    assert.match(text, /held for failback-delay 5 s, then waits for the leader's next look/);
+    assert.match(whyLines(later).join(" "), /rtb-c moved 2 times/);
+    const once = renderEvent(first, snapshot({ clockMs: 21_100, events: [first] })).join(" ");
+    assert.doesNotMatch(once, /moved 2 times/);
   });
 
   await t.step("explains why leadership returns to the oldest NAT", () => {

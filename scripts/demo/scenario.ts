@@ -22,7 +22,7 @@ import type {
 import type { DemoWorld } from "./world.ts";
 
 /** The router's default timing, except a failback delay short enough for a demo. */
-export const TIMING_FLAGS = [...DEFAULT_TIMING, "--failback-delay", "4s"] as const;
+export const TIMING_FLAGS = [...DEFAULT_TIMING, "--failback-delay", "5s"] as const;
 
 export const SCENARIOS = {
   all: [1, 2, 3, 4],
@@ -69,6 +69,7 @@ export function timingOf(flags: readonly string[]): DemoTiming {
     return Number(match[1]) * (match[2] === "s" ? 1000 : 1);
   };
   return {
+    intervalMs: ms("interval"),
     probeIntervalMs: ms("probe-interval"),
     timeoutMs: ms("timeout"),
     fall: Number(value("fall")),
@@ -646,7 +647,9 @@ export class Scenario {
         `≈ ${s(t.failbackDelayMs + t.probeIntervalMs)}–${
           s(t.failbackDelayMs + 2 * t.probeIntervalMs)
         } s per move (${t.rise} good probes, then failback-delay ${s(t.failbackDelayMs)} s); ` +
-        "a table moved again waits the delay again",
+        `a table moved twice also waits for the delay and the leader's next look (every ${
+          s(t.intervalMs)
+        } s)`,
     };
   }
 

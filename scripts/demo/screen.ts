@@ -304,7 +304,7 @@ function explainMovedAgain(
     `past their failback delay at that moment and evens them out again as others pass it; ` +
     `a table just moved is held for failback-delay ${
       short(snapshot.timing.failbackDelayMs)
-    } before it may move again`;
+    }, then waits for the leader's next look (every ${short(snapshot.timing.intervalMs)})`;
 }
 
 /** An event as log lines: one line, then its explanation (if any) indented below. */

@@ -7,6 +7,8 @@
 
 /** The router timing the demo runs with, for the explanations on screen. */
 export interface DemoTiming {
+  /** How often the leader looks at the whole fleet again (`--interval`). */
+  readonly intervalMs: number;
   readonly probeIntervalMs: number;
   readonly timeoutMs: number;
   readonly fall: number;
