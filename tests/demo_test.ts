@@ -160,6 +160,12 @@ Deno.test("the demo's screen", async (t) => {
       whyLines(silent).join("\n"),
       /b1 is silent, but routers still call it healthy \(3\/3\)/,
     );
+    const t0: DemoEvent = { kind: "action", atMs: 15_000, text: "b1 goes silent", t0: true };
+    assert.match(
+      renderEvent(t0, silent).join(" ").replace(/\s+/g, " "),
+      /t=0: b1 goes silent ↳ b1 is silent, but routers still call it healthy/,
+      "the log says at t=0 that the routers have not noticed yet",
+    );
     const fine = snapshot();
     assert.doesNotMatch(renderLive(fine, SIZE, { ansi: false }).join("\n"), /⚠|no egress/);
   });

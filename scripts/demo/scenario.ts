@@ -288,8 +288,8 @@ export class Scenario {
     }
   }
 
-  #action(text: string, t0 = false): void {
-    this.#emit({ kind: "action", atMs: this.now(), text, t0 });
+  #action(text: string): void {
+    this.#emit({ kind: "action", atMs: this.now(), text, t0: false });
   }
 
   // --- routers ---
@@ -501,8 +501,9 @@ export class Scenario {
     const firstWrite = this.#writesSeen;
     const faultAtMs = this.now();
     this.#step = { ...this.#step, faultAtMs };
-    this.#action(spec.since, true);
     await spec.fault();
+    // Told once the fault is in effect, so that the screen sees what it changed.
+    this.#emit({ kind: "action", atMs: faultAtMs, text: spec.since, t0: true });
     const healthy = this.healthyNats();
     await this.until(
       spec.what,

@@ -1,9 +1,9 @@
 /**
  * @module The demo's terminal screen, as pure functions from the scenario's data
  * (`snapshot.ts`) to lines of text: the live view redrawn on a terminal (`renderLive`), the
- * log lines printed when stdout is not one (`renderIntro`, `renderEvent`, `renderState`),
- * and the closing summary (`renderSummary`). No I/O and no clock: the same snapshot gives
- * the same lines. Nothing here knows which world the NATs live in; the world names itself
+ * log lines printed when stdout is not one (`renderIntro`, `renderEvent`, `renderNats`,
+ * `renderState`), and the closing summary (`renderSummary`). No I/O and no clock: the same
+ * snapshot gives the same lines. Nothing here knows which world the NATs live in; the world names itself
  * in `Snapshot.world`.
  *
  * Every time shown is on the demo's one clock (`[+12.34s]`, since the demo started); a
@@ -37,7 +37,7 @@ type Style = keyof typeof STYLES;
 // ---------------------------------------------------------------------------------------------
 // Text helpers
 
-/** `+12.34s`: a time on the demo clock. */
+/** `[+12.34s]`: a time on the demo clock, at the start of a log line. */
 export function stamp(ms: number): string {
   return `[+${(ms / 1000).toFixed(2).padStart(5)}s]`;
 }
@@ -321,7 +321,11 @@ export function renderEvent(event: DemoEvent, snapshot: Snapshot): string[] {
     case "step":
       return ["", `${at} ━━ ${stepTitle(event.step)}`];
     case "action":
-      return [`${at}   ${event.t0 ? "t=0: " : ""}${event.text}`];
+      // At t=0, what the routers have not seen yet.
+      return [
+        `${at}   ${event.t0 ? "t=0: " : ""}${event.text}`,
+        ...(event.t0 ? explainNats(snapshot).flatMap(why) : []),
+      ];
     case "route": {
       const zone = event.zone ?? "no zone";
       const toZone = natOf(snapshot, event.to)?.zone;
