@@ -174,13 +174,19 @@ function explainLeader(snapshot: Snapshot, leader: string, previous: string | un
   } ${older.length === 1 ? "is" : "are"} older but down)`;
 }
 
-function explainDrop(snapshot: Snapshot, from: string | undefined, reason: string): string {
+function explainDrop(
+  snapshot: Snapshot,
+  from: readonly (string | undefined)[],
+  reasons: readonly string[],
+): string {
   const delay = short(snapshot.timing.failbackDelayMs);
-  const name = nameOf(snapshot, from);
-  return `moved off ${name} though ${name} still forwards (${reasonText(reason)}), so the ` +
-    `subnet's open connections through ${name} are dropped. The router makes such moves only ` +
-    `after failback-delay ${delay}: once a NAT has been healthy that long, and not for a table ` +
-    `moved within it`;
+  const names = [...new Set(from.map((id) => nameOf(snapshot, id)))].join(" and ");
+  const why = [...new Set(reasons.map(reasonText))].join(", ");
+  const one = new Set(from).size === 1;
+  return `moved off ${names} though ${one ? `${names} still forwards` : "they still forward"} ` +
+    `(${why}), so the subnet's open connections through ${names} are dropped. The router ` +
+    `makes such moves only after failback-delay ${delay}: once a NAT has been healthy that ` +
+    `long, and not for a table moved within it`;
 }
 
 /** What a NAT's row needs explained: the routers' view lagging behind what the NAT does. */
@@ -341,7 +347,7 @@ export function renderEvent(event: DemoEvent, snapshot: Snapshot): string[] {
             : toldBefore(event, snapshot, (e) =>
                 e.kind === "route" && drops(e.reason, e.fromForwarding))
             ? `connections through ${nameOf(snapshot, event.from)} dropped, as above`
-            : explainDrop(snapshot, event.from, event.reason!),
+            : explainDrop(snapshot, [event.from], [event.reason!]),
         ),
       ];
     }
@@ -573,13 +579,20 @@ export function whyLines(snapshot: Snapshot): string[] {
   const events = step === undefined
     ? []
     : snapshot.events.filter((e) => e.atMs >= step.startedAtMs);
-  const drop = events.findLast((e) => e.kind === "route" && drops(e.reason, e.fromForwarding));
-  if (drop?.kind === "route") {
-    out.push(`${drop.routeTableId} ${explainDrop(snapshot, drop.from, drop.reason!)}`);
-  }
-  if (drop?.kind === "route") {
-    const again = explainMovedAgain(snapshot, movesInStep(snapshot, drop.routeTableId));
-    if (again !== undefined) out.push(again);
+  const dropping = events.filter((e): e is Extract<DemoEvent, { kind: "route" }> =>
+    e.kind === "route" && drops(e.reason, e.fromForwarding)
+  );
+  if (dropping.length > 0) {
+    const tables = [...new Set(dropping.map((e) => e.routeTableId))];
+    out.push(
+      `${tables.join(", ")} ${
+        explainDrop(snapshot, dropping.map((e) => e.from), dropping.map((e) => e.reason!))
+      }`,
+    );
+    for (const table of tables) {
+      const again = explainMovedAgain(snapshot, movesInStep(snapshot, table));
+      if (again !== undefined) out.push(again);
+    }
   }
   const leader = events.findLast((e) => e.kind === "leader");
   if (leader?.kind === "leader") {
