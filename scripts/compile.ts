@@ -19,6 +19,12 @@ export type Target = (typeof TARGETS)[number];
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * V8 flags baked into the binary (`deno compile --v8-flags`). The benchmark and the tests
+ * run the program with the same flags, so what they measure is what ships.
+ */
+export const V8_FLAGS: readonly string[] = [];
+
 export interface CompileJob {
   readonly target: Target;
   readonly outDir: string;
@@ -43,6 +49,7 @@ export function compileArgs(job: CompileJob): string[] {
     "--no-prompt",
     // Fail rather than silently change deno.lock: the release embeds what CI tested.
     "--frozen",
+    ...(V8_FLAGS.length > 0 ? [`--v8-flags=${V8_FLAGS.join(",")}`] : []),
     // Local modules are type-checked (compile's default); npm packages are not.
     "--target",
     job.target,

@@ -47,6 +47,8 @@ export function runArgs(
 
 export interface RouterProcess {
   readonly name: string;
+  /** The process id (the benchmark reads its /proc files). */
+  readonly pid: number;
   /** Every stderr and stdout line so far (log lines are on stderr). */
   readonly lines: readonly string[];
   readonly stdout: readonly string[];
@@ -116,6 +118,7 @@ export function startRouter(options: {
 
   return {
     name,
+    pid: child.pid,
     lines,
     stdout,
     exited,
