@@ -166,7 +166,6 @@ async function fleetCost(
       name: `${label}-router-${n + 1}`,
       args: routerArgs(vpc, ["--ec2-election", ...NEW_DEFAULTS.flags]),
       env: env(vpc, id),
-      flags: v8Args(),
     })
   );
   const forget = onInterrupt(() => Promise.all(routers.map((r) => r.kill())));
@@ -595,7 +594,6 @@ export async function runStartup(trials: number, progress: (m: string) => void):
         name: "startup",
         args: routerArgs(vpc, ["--ec2-election", ...NEW_DEFAULTS.flags]),
         env: env(vpc, id),
-        flags: v8Args(),
       });
       const forget = onInterrupt(() => router.kill());
       try {
