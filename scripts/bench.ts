@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { runCore, runSweep } from "./bench/core.ts";
 import { runFailover } from "./bench/failover.ts";
 import { BASELINE, closeAllFleets, CONFIGS, failoverFlags, NEW_DEFAULTS } from "./bench/fleet.ts";
-import { runMemory, runStartup } from "./bench/footprint.ts";
+import { runFootprint, runStartup } from "./bench/footprint.ts";
 import { runFlap, runSteady } from "./bench/quiet.ts";
 import { formatTable, resultsDocument } from "./bench/report.ts";
 import { benchRandom, type Row } from "./bench/stats.ts";
@@ -18,7 +18,7 @@ import { benchRandom, type Row } from "./bench/stats.ts";
 const SCENARIOS = ["refusing", "silent", "leader", "flap", "steady", "core", "footprint"] as const;
 type Scenario = typeof SCENARIOS[number];
 
-const HELP = `Usage: deno task bench [options]
+const HELP = `Usage: deno task bench [options] [SCENARIO...]
 
 Benchmarks aws-nat-router against the simulated VPC: the new defaults
 (${NEW_DEFAULTS.flags.join(" ")})
@@ -30,9 +30,13 @@ Options:
   --scenario NAME       Run only this scenario; repeatable (default: all). One of:
                         ${SCENARIOS.join(", ")}
   --flap-seconds S      How long the NAT is flaky in the flap scenario (default 120)
-  --steady-seconds S    Window of the steady-state API cost scenario (default 120)
-  --footprint-cycles N  Controller cycles of the memory footprint run (default 1000)
-  --out FILE            Where to write the JSON results (default bench-results/latest.json)
+  --steady-seconds S    Window of the steady-state API cost and footprint CPU runs (default 120)
+  --footprint-cycles N  Cycles of the footprint's long run (default 10000)
+  --out FILE            Where to write the JSON results (default bench-results/latest.json;
+                        bench-results/footprint.json when footprint is the only scenario)
+
+A SCENARIO named without --scenario is the same as --scenario SCENARIO,
+e.g. deno task bench footprint.
   --log-level LEVEL     Log level of the router processes (default info; debug for analysis)
   --logs DIR            Write every router's log lines to DIR after each scenario
   --help                Show this help`;
@@ -53,13 +57,14 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
   try {
     parsed = parseArgs({
       args: [...args],
+      allowPositionals: true,
       options: {
         trials: { type: "string", default: "20" },
         scenario: { type: "string", multiple: true },
         "flap-seconds": { type: "string", default: "120" },
         "steady-seconds": { type: "string", default: "120" },
-        "footprint-cycles": { type: "string", default: "1000" },
-        out: { type: "string", default: "bench-results/latest.json" },
+        "footprint-cycles": { type: "string", default: "10000" },
+        out: { type: "string" },
         "log-level": { type: "string", default: "info" },
         logs: { type: "string" },
         help: { type: "boolean", default: false },
@@ -68,7 +73,7 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   if (values.help) return "help";
   const whole = (flag: string, text: string, min: number): number | string => {
     const n = Number(text);
@@ -83,7 +88,8 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
   for (const value of [trials, flapSeconds, steadySeconds, footprintCycles]) {
     if (typeof value === "string") return value;
   }
-  const names = values.scenario ?? [...SCENARIOS];
+  const named = [...(values.scenario ?? []), ...positionals];
+  const names = named.length > 0 ? named : [...SCENARIOS];
   const unknown = names.find((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown !== undefined) {
     return `Unknown --scenario "${unknown}": expected one of ${SCENARIOS.join(", ")}`;
@@ -91,13 +97,16 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
   if (!["debug", "info", "warn", "error"].includes(values["log-level"])) {
     return `Invalid --log-level "${values["log-level"]}": expected debug, info, warn or error`;
   }
+  const scenarios = SCENARIOS.filter((s) => names.includes(s));
+  const onlyFootprint = scenarios.length === 1 && scenarios[0] === "footprint";
   return {
     trials: trials as number,
-    scenarios: SCENARIOS.filter((s) => names.includes(s)),
+    scenarios,
     flapSeconds: flapSeconds as number,
     steadySeconds: steadySeconds as number,
     footprintCycles: footprintCycles as number,
-    out: values.out,
+    out: values.out ??
+      (onlyFootprint ? "bench-results/footprint.json" : "bench-results/latest.json"),
     logLevel: values["log-level"],
     logDir: values.logs,
   };
@@ -113,7 +122,8 @@ function estimateSeconds(options: Options): number {
     flap: 2 * (options.flapSeconds + 5),
     steady: options.steadySeconds + 12,
     core: 11,
-    footprint: 15 + Math.max(trials, 10) * 0.7,
+    footprint: Math.max(options.footprintCycles * 0.06, 2 * (options.steadySeconds + 110)) +
+      Math.max(trials, 10) * 0.7,
   };
   return options.scenarios.reduce((sum, s) => sum + per[s], 0);
 }
@@ -172,7 +182,13 @@ async function main(args: readonly string[]): Promise<number> {
         rows.push(await runSweep(Math.max(options.trials, 20)));
         break;
       case "footprint":
-        rows.push(...await runMemory(options.footprintCycles, progress));
+        rows.push(
+          ...await runFootprint({
+            cycles: options.footprintCycles,
+            steadySeconds: options.steadySeconds,
+            progress,
+          }),
+        );
         rows.push(await runStartup(Math.max(options.trials, 10), progress));
         break;
     }

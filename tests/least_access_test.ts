@@ -11,6 +11,7 @@ import { ENV_NAMES } from "../lib/core/config.ts";
 import { FAST, misrouting, routerArgs } from "./e2e.ts";
 import { logFrom } from "./faults_support.ts";
 import { MAIN, runArgs, runRouter, simEnv, startRouter } from "./router_process.ts";
+import { V8_FLAGS } from "../scripts/compile.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -123,7 +124,10 @@ Deno.test("the end-to-end runs use exactly the audited set plus the loopback ran
     "--no-prompt",
     "--quiet",
   ]);
-  const flags = args.filter((arg) => arg.startsWith("-") && arg !== "--once");
+  // The V8 flags the release binary is compiled with are memory settings, not permissions.
+  const v8 = args.filter((arg) => arg.startsWith("--v8-flags="));
+  assert.deepEqual(v8, [`--v8-flags=${V8_FLAGS.join(",")}`]);
+  const flags = args.filter((arg) => arg.startsWith("-") && arg !== "--once" && !v8.includes(arg));
   assert.deepEqual(flags, ["-P", "--allow-net=127.0.0.0/8", "--no-prompt", "--quiet"]);
   assert.ok(!args.some((arg) => /^(-A|--allow-all|-P=|--permission-set)/.test(arg)));
   assert.deepEqual(runArgs(undefined, []).slice(0, 4), ["run", "-P", "--no-prompt", "--quiet"]);

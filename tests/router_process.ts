@@ -3,6 +3,7 @@
  * `deno run -P` with the audited permission set from deno.json, plus only the loopback
  * range the simulated VPC lives on. Collects its log lines and lets a test wait for one.
  */
+import { V8_FLAGS } from "../scripts/compile.ts";
 
 const ROOT = new URL("../", import.meta.url);
 export const MAIN = new URL("main.ts", ROOT).pathname;
@@ -40,6 +41,7 @@ export function runArgs(
     ...flags,
     "--no-prompt",
     "--quiet",
+    `--v8-flags=${V8_FLAGS.join(",")}`, // as the release binary runs
     MAIN,
     ...args,
   ];
@@ -47,6 +49,8 @@ export function runArgs(
 
 export interface RouterProcess {
   readonly name: string;
+  /** The process id (the benchmark reads its /proc files). */
+  readonly pid: number;
   /** Every stderr and stdout line so far (log lines are on stderr). */
   readonly lines: readonly string[];
   readonly stdout: readonly string[];
@@ -116,6 +120,7 @@ export function startRouter(options: {
 
   return {
     name,
+    pid: child.pid,
     lines,
     stdout,
     exited,

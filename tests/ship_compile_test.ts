@@ -16,7 +16,9 @@ import {
   type CompileJob,
   sha256Sums,
   TARGETS,
+  V8_FLAGS,
 } from "../scripts/compile.ts";
+import { runArgs } from "./router_process.ts";
 import { VERSION } from "../lib/core/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -69,6 +71,18 @@ async function run(args: string[], env: Record<string, string> = {}) {
 }
 
 Deno.test("scripts/compile.ts", async (t) => {
+  await t.step("the binary, deno task start and the tests run with the same V8 flags", () => {
+    const flag = `--v8-flags=${V8_FLAGS.join(",")}`;
+    assert.ok(V8_FLAGS.length > 0);
+    for (const target of TARGETS) {
+      const job: CompileJob = { target, outDir: "/out", entry: MAIN, config: "/r/deno.json" };
+      const args = compileArgs(job);
+      assert.ok(args.indexOf(flag) >= 0 && args.indexOf(flag) < args.indexOf(MAIN), args.join(" "));
+    }
+    assert.ok(denoConfig.tasks.start.split(" ").includes(flag), denoConfig.tasks.start);
+    assert.ok(runArgs(undefined, []).includes(flag));
+  });
+
   await t.step("compileArgs() bakes in the default permission set and never allows all", () => {
     for (const target of TARGETS) {
       const job: CompileJob = { target, outDir: "/out", entry: MAIN, config: "/r/deno.json" };

@@ -238,6 +238,10 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } 
     requestHandler: new FetchHttpHandler({ requestTimeout: options.requestTimeoutMs }),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   });
+  // The SDK's logger middleware copies every response through the operation's schema (to
+  // blank sensitive members) for a logger that discards it: a deep copy of each Describe
+  // answer, every cycle. This adapter logs on its own terms; drop it.
+  client.middlewareStack.remove("loggerMiddleware");
   // deno-lint-ignore no-explicit-any
   async function send<T>(action: string, command: any): Promise<T> {
     try {

@@ -305,6 +305,8 @@ export function startNodeHealth(
       rise: config.rise,
     });
   }
+  // Nothing to check or serve (the default): no loop, no timer waking every probe period.
+  if (!selfCheck && !server) return { stop: () => Promise.resolve() };
   const stopped = new AbortController();
   const done = runNodeHealth({
     selfCheck,

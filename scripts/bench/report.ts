@@ -13,7 +13,9 @@ const CONFIG_LABELS: Readonly<Record<Row["configuration"], string>> = {
 function format(value: number | undefined, unit: Row["unit"]): string {
   if (value === undefined) return "-";
   if (unit === "ms") return value >= 100 ? String(Math.round(value)) : value.toFixed(1);
-  if (unit === "count") return String(Math.round(value));
+  if (unit === "count") return Number.isInteger(value) ? String(value) : value.toFixed(2);
+  if (unit === "per h") return String(Math.round(value));
+  if (unit === "%" || unit === "credits/h") return value.toFixed(3);
   return value.toFixed(1);
 }
 

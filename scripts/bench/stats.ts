@@ -23,7 +23,7 @@ export interface Row {
   readonly configuration: ConfigName;
   /** What was measured, e.g. `failover time`. */
   readonly metric: string;
-  readonly unit: "ms" | "s" | "count" | "per min" | "MB";
+  readonly unit: "ms" | "s" | "count" | "per min" | "per h" | "MB" | "%" | "credits/h";
   /** Successful samples. */
   readonly samples: readonly number[];
   /** Trials that did not produce a sample (timed out, failed). */
@@ -67,7 +67,7 @@ export function row(options: {
     max: samples.length === 0 ? undefined : Math.max(...samples),
   };
   const bounds = options.bounds ?? [];
-  const unit = options.unit === "count" || options.unit === "per min" ? "" : ` ${options.unit}`;
+  const unit = ["count", "per min", "per h"].includes(options.unit) ? "" : ` ${options.unit}`;
   const target = bounds.length === 0
     ? "-"
     : bounds.map((b) => `${b.statistic} <= ${b.limit}${unit}`).join(", ");
