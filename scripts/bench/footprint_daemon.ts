@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   const ec2 = createEc2({
     region: identity.region,
     credentials: createCredentialChain(env, metadata),
-    requestTimeoutMs: Math.max(2000, Math.min(10_000, config.intervalMs)),
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   const stop = new AbortController();
   let cycle = 0;
@@ -105,7 +105,6 @@ async function main(): Promise<number> {
       clock,
       instanceId: identity.instanceId,
       readTextFile: (path) => Deno.readTextFile(path),
-      env: (name) => Deno.env.get(name),
     }, stop.signal);
     try {
       await controller.run(stop.signal);
