@@ -8,7 +8,7 @@ import {
 } from "../../tests/fixtures.ts";
 import { realClock } from "../adapters/clock.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
-import { type Ec2, Ec2Error, type RouteWrite } from "../adapters/ec2.ts";
+import { type Ec2, Ec2Error } from "../adapters/ec2.ts";
 import { memoryLogger } from "../adapters/log.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import type { Probe } from "../adapters/probe.ts";
