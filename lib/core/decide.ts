@@ -124,7 +124,10 @@ export function decide(input: DecideInput): Decision | Undecided {
     settings.fallbackNatGateway,
   );
   const routes = planRoutes(routeTables, fallback.allocations, instances);
-  const routeChanges = [...routes.changes, ...fallback.gatewayChanges];
+  // A write that failed on this very view is not retried before EC2 is read again.
+  const failedHere = (id: string) => memory.failedWrites.get(id) === view.generation;
+  const routeChanges = [...routes.changes, ...fallback.gatewayChanges]
+    .filter((change) => !failedHere(change.routeTableId));
   const noHealthyNat = offered.length === 0;
   const idle = noHealthyNat && routeChanges.length === 0;
   const plan: Plan = idle ? EMPTY_PLAN : {

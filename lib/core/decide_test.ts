@@ -303,3 +303,12 @@ Deno.test("decide() is deterministic: the same input gives the same decision", (
   };
   assert.deepEqual(targets(decided(decide(shuffled))), targets(decided(decide(reversed))));
 });
+
+Deno.test("decide() does not retry a write that failed on the same view", () => {
+  const fields = { health: { "i-1": verdict(false) }, generation: 3 };
+  const memory = { ...freshMemory(), failedWrites: new Map([["rtb-1", 3]]) };
+  assert.deepEqual(targets(decided(decide(input({ ...fields, memory })))), []);
+  assert.deepEqual(targets(decided(decide(input({ ...fields, memory, generation: 4 })))), [
+    "rtb-1->i-2:nat_unhealthy",
+  ], "retried once EC2 has been read again");
+});

@@ -27,6 +27,11 @@ export interface Memory {
   readonly sourceDestChecks: ReadonlyMap<string, number>;
   /** When each instance was last rebooted or terminated. */
   readonly recoveries: ReadonlyMap<string, number>;
+  /**
+   * Route tables whose write failed, by the view generation it failed on: the same write is
+   * not retried before EC2 is read again (a deleted table, a denied call: no tight loop).
+   */
+  readonly failedWrites: ReadonlyMap<string, number>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
   readonly startedAt: number | undefined;
   /** Whether the last decision found this node acting. */
@@ -50,6 +55,7 @@ export function freshMemory(startedAt?: number): Memory {
     changedAt: new Map(),
     sourceDestChecks: new Map(),
     recoveries: new Map(),
+    failedWrites: new Map(),
     startedAt,
     acting: false,
     followedOn: undefined,
@@ -93,6 +99,7 @@ export function rememberDiscovery(
         settings.recoveryAfterMs,
         (id) => instances.has(id),
       ),
+      failedWrites: new Map(),
     },
     routeTables: overlaid.routeTables,
   };
@@ -113,6 +120,11 @@ export interface Applied {
   readonly routes: readonly RouteChange[];
   readonly sourceDestChecks: readonly SourceDestCheckChange[];
   readonly recoveries: readonly RecoveryChange[];
+  /** Route tables whose write failed, and the generation of the view it was planned on. */
+  readonly failedRoutes?: {
+    readonly routeTableIds: readonly string[];
+    readonly generation: number;
+  };
 }
 
 /** Records what the node just did: `decidedAt` notes the table changes and recoveries. */
@@ -139,7 +151,11 @@ export function rememberApplied(
   }
   const recoveries = new Map(memory.recoveries);
   for (const change of applied.recoveries) recoveries.set(change.instanceId, decidedAt);
-  return { ...memory, recentWrites, changedAt, sourceDestChecks, recoveries };
+  const failedWrites = new Map(memory.failedWrites);
+  for (const id of applied.failedRoutes?.routeTableIds ?? []) {
+    failedWrites.set(id, applied.failedRoutes!.generation);
+  }
+  return { ...memory, recentWrites, changedAt, sourceDestChecks, recoveries, failedWrites };
 }
 
 /** The source/dest check changes not issued within the trust window. */

@@ -206,3 +206,20 @@ Deno.test("memory is pruned as instances and tables come and go", async (t) => {
     assert.equal(gone.recoveries.size, 0, "a vanished instance is forgotten");
   });
 });
+
+Deno.test("a failed route write is not retried before EC2 is read again", () => {
+  const failed = rememberApplied(
+    freshMemory(),
+    {
+      routes: [],
+      sourceDestChecks: [],
+      recoveries: [],
+      failedRoutes: { routeTableIds: ["rtb-1"], generation: 3 },
+    },
+    1000,
+    1000,
+  );
+  assert.deepEqual([...failed.failedWrites], [["rtb-1", 3]]);
+  const reread = rememberDiscovery(failed, [], [table("rtb-1")], [], 2000, SETTINGS).memory;
+  assert.equal(reread.failedWrites.size, 0, "a fresh read clears it");
+});

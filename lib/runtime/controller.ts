@@ -311,6 +311,7 @@ export class Controller {
     });
     const decision = await this.#decideFresh();
     if (!decision) return idle(false);
+    const generation = this.#view?.generation ?? 0; // the view it decided on
     const { instances, routeTables, leader, now } = decision;
     this.#logLeader(leader);
     if (!decision.acting) {
@@ -340,12 +341,19 @@ export class Controller {
         ? { onRouteChanged: this.deps.observer.routeChanged }
         : {}),
     });
+    const failedRoutes = {
+      routeTableIds: (result?.failures ?? []).flatMap(({ change }) =>
+        "routeTableId" in change ? [change.routeTableId] : []
+      ),
+      generation,
+    };
     const applied = this.settings.dryRun || !result
       ? { routes: [], recoveries: [], sourceDestChecks: plan.sourceDestChecks }
       : {
         routes: result.routes,
         recoveries: result.recoveries,
         sourceDestChecks: plan.sourceDestChecks,
+        failedRoutes,
       };
     this.#memory = rememberApplied(this.#memory, applied, now, clock.now());
     if (this.#view && applied.routes.length > 0) {
