@@ -91,9 +91,7 @@ export function allocatedTo(vpc: StandardVpc, healthy: readonly string[]): boole
     tables.every((table) => {
       const target = vpc.ec2.defaultRouteTarget(table);
       if (target === undefined || !healthy.includes(target)) return false;
-      const route = vpc.ec2.routeTable(table)?.routes.find((r) =>
-        r.destinationCidrBlock === "0.0.0.0/0"
-      );
+      const route = vpc.ec2.effectiveRoute(table, "0.0.0.0/0");
       if (!route || vpc.ec2.routeState(route) !== "active") return false;
       const zoneHasHealthy = healthy.some((id) => zoneOf(id) === zone);
       return !zoneHasHealthy || zoneOf(target) === zone;
@@ -104,7 +102,8 @@ export function allocatedTo(vpc: StandardVpc, healthy: readonly string[]): boole
 /**
  * Asserts nothing outside the router's remit changed between two snapshots: untagged
  * tables, other VPCs, routes to other destinations, local routes, instances that are not
- * cluster NATs. Tagged tables may differ only in their 0.0.0.0/0 route.
+ * cluster NATs. Tagged tables may differ only in their static 0.0.0.0/0 route (a
+ * propagated one is not the router's).
  */
 export function assertOnlyOwnRoutesChanged(
   before: Ec2Snapshot,
@@ -116,7 +115,12 @@ export function assertOnlyOwnRoutesChanged(
     table.vpcId === vpcId && table.tags[TAG_CLUSTER_ID] === clusterId;
   const strip = (table: Ec2Snapshot["routeTables"][number]) =>
     owned(table)
-      ? { ...table, routes: table.routes.filter((r) => r.destinationCidrBlock !== "0.0.0.0/0") }
+      ? {
+        ...table,
+        routes: table.routes.filter((r) =>
+          r.destinationCidrBlock !== "0.0.0.0/0" || r.origin === "EnableVgwRoutePropagation"
+        ),
+      }
       : table;
   const tables = (s: Ec2Snapshot) =>
     Object.fromEntries(

@@ -186,13 +186,24 @@ function toDefaultRoute(route: Route): DefaultRoute {
   };
 }
 
-/** Converts one SDK route table; only its IPv4 default route matters to the router. */
+/** The origin of a route a virtual private gateway propagated into the table. */
+export const PROPAGATED_ORIGIN = "EnableVgwRoutePropagation";
+
+/**
+ * Converts one SDK route table; only its static IPv4 default route matters to the router. A
+ * propagated default route (origin `EnableVgwRoutePropagation`) may sit next to it or alone:
+ * the static route wins over it, CreateRoute adds the static one beside it, and ReplaceRoute
+ * cannot change it — so it is not the router's route, and a table with only a propagated
+ * default has no default route of ours.
+ */
 export function toRouteTable(raw: SdkRouteTable, notes: Skipped[]): RouteTable | Skipped {
   const routeTableId = raw.RouteTableId ?? "";
   if (!ID.routeTable.test(routeTableId)) {
     return { resourceId: routeTableId || "(no id)", reason: "route table id missing or malformed" };
   }
-  const route = raw.Routes?.find((r) => r.DestinationCidrBlock === DEFAULT_ROUTE);
+  const route = raw.Routes?.find((r) =>
+    r.DestinationCidrBlock === DEFAULT_ROUTE && r.Origin !== PROPAGATED_ORIGIN
+  );
   return {
     routeTableId,
     zone: zoneTag(routeTableId, raw.Tags, notes),

@@ -18,6 +18,7 @@ import {
   type Ec2Sim,
   INSTANCE_STATE_CODES,
   type InstanceStateName,
+  isPropagated,
   ROUTE_DESTINATIONS,
   ROUTE_TARGETS,
   type RouteTargetKey,
@@ -316,7 +317,9 @@ function renderRouteTable(sim: Ec2Sim, table: Ec2RouteTable): XmlObject {
       subnetId: a.subnetId,
       associationState: { state: "associated" },
     })),
-    propagatingVgwSet: [],
+    propagatingVgwSet: [
+      ...new Set(table.routes.filter(isPropagated).flatMap((r) => r.gatewayId ?? [])),
+    ].map((gatewayId) => ({ gatewayId })),
     tagSet: tagSet(table.tags),
   };
 }
@@ -406,7 +409,10 @@ function writeRoute(sim: Ec2Sim, params: Params, action: RouteWrite["action"]): 
   }
   const target = params[capitalised(targetKey)]!;
   checkTarget(sim, table, targetKey, target);
-  const existing = table.routes.find((r) => r[destinationKey] === destination);
+  // Only the static route is the API's to create or replace: a propagated route to the same
+  // destination neither blocks CreateRoute nor can be replaced (ansible/ansible#43415; the
+  // static route then takes precedence, AWS VPC guide "How route priority works").
+  const existing = table.routes.find((r) => r[destinationKey] === destination && !isPropagated(r));
   if (action === "CreateRoute" && existing) {
     throw new Ec2Error(
       "RouteAlreadyExists",
