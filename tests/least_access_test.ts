@@ -75,7 +75,23 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
     assert.ok(Array.isArray(env), "env is a list, not true");
     assert.deepEqual(
       [...env].sort(),
-      ["AWS_*", "HOME", "HOMEDRIVE", "HOMEPATH", "LOG_LEVEL", "USERPROFILE", "_X_AMZN_TRACE_ID"],
+      [
+        "AWS_*",
+        "HOME",
+        "HOMEDRIVE",
+        "HOMEPATH",
+        "LOG_LEVEL",
+        // The original tool's variables, which its deployments still set.
+        "NAT_CLUSTER_ID",
+        "NAT_EC2_ELECTION",
+        "NAT_HC_PORT",
+        "NAT_HC_PUBLIC",
+        "NAT_HC_TIMEOUT",
+        "NAT_INTERVAL",
+        "NAT_VPC_ID",
+        "USERPROFILE",
+        "_X_AMZN_TRACE_ID",
+      ],
     );
     for (const pattern of env) {
       assert.ok(!pattern.includes("*") || pattern === "AWS_*", `${pattern}: no other wildcard`);
@@ -86,6 +102,7 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
     const env = set.env as string[];
     const names = await namesReadByTheProgram();
     assert.ok(names.includes("AWS_NAT_ROUTER_VPC_ID") && names.includes("LOG_LEVEL"));
+    assert.ok(names.includes("NAT_VPC_ID") && names.includes("NAT_HC_TIMEOUT"), "the original's");
     for (
       const envOnly of ["AWS_NAT_ROUTER_IP_FORWARD_PATH", "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS"]
     ) {

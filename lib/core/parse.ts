@@ -156,11 +156,14 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** What EC2 allows in a tag value (`aws-nat-router/id`). */
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
-/** true/false, 1/0 or yes/no, in any case (a switch set in the environment). */
+/**
+ * true/false, 1/0 or yes/no, in any case (a switch set in the environment or as
+ * `--switch=VALUE`); also t/f, which Go's `strconv.ParseBool` (the original tool) accepted.
+ */
 export function parseSwitch(text: string): Outcome<boolean> {
   const lower = text.toLowerCase();
-  if (["true", "1", "yes"].includes(lower)) return accept(true);
-  if (["false", "0", "no"].includes(lower)) return accept(false);
+  if (["true", "1", "yes", "t"].includes(lower)) return accept(true);
+  if (["false", "0", "no", "f"].includes(lower)) return accept(false);
   return unparsable("expected true or false (or 1/0, yes/no)");
 }
 
