@@ -52,6 +52,26 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     mentions: "--ec2-election",
   },
 
+  // --serve-health [ADDR:]PORT.
+  {
+    name: "a --serve-health ADDR:PORT with port 0",
+    args: [...VPC, "--serve-health", "10.0.1.5:0"],
+    env: {},
+    mentions: "--serve-health",
+  },
+  {
+    name: "a --serve-health IPv6 address without brackets",
+    args: [...VPC, "--serve-health", "::1:3127"],
+    env: {},
+    mentions: "--serve-health",
+  },
+  {
+    name: "a --serve-health with a bad host",
+    args: [...VPC, "--serve-health", "not a host:3127"],
+    env: {},
+    mentions: "--serve-health",
+  },
+
   // The original tool's secret flags: credentials never go on the command line.
   {
     name: "the original's --aws-access-key",

@@ -7,13 +7,14 @@
  * runtime refuses what the set leaves out.
  */
 import assert from "node:assert/strict";
-import { ENV_NAMES } from "../lib/core/config.ts";
+import { ENV_NAMES, HEALTH_PORT } from "../lib/core/config.ts";
 import { allocatedTo, FAST, routerArgs } from "./e2e.ts";
 import { logFrom } from "./faults_support.ts";
 import { MAIN, runArgs, runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
 const ROOT = new URL("../", import.meta.url);
+const CONFIG = new URL("deno.json", ROOT).pathname;
 
 interface PermissionSet {
   readonly [kind: string]: unknown;
@@ -60,15 +61,56 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
   await t.step("net: AWS endpoints on 443, the metadata service, VPC ranges, two listens", () => {
     assert.deepEqual(set.net, [
       "*.amazonaws.com:443", // the EC2 API
+      "*.amazonaws.com.cn:443", // the EC2 API in the China regions
+      "*.api.aws:443", // the EC2 API's dual-stack endpoints, ec2.REGION.api.aws
       "169.254.169.254:80", // the instance metadata service
+      "[fd00:ec2::254]:80", // the instance metadata service over IPv6 (Nitro)
       "10.0.0.0/8", // health checks: the ranges a VPC can use
       "172.16.0.0/12",
       "192.168.0.0/16",
       "100.64.0.0/10",
-      "0.0.0.0:3128", // listening: --serve-health on the squid port
+      `0.0.0.0:${HEALTH_PORT}`, // listening: --serve-health, beside squid's 3128
       "0.0.0.0:9100", // listening: --metrics-listen :9100
     ]);
+    assert.ok(![3128, 3129, 3130, 9100].includes(HEALTH_PORT), "clear of squid and metrics");
   });
+
+  await t.step(
+    "Deno grants exactly the endpoints real deployments use, and no neighbour",
+    async () => {
+      const expected: readonly [string, "granted" | "prompt"][] = [
+        ["ec2.us-east-1.amazonaws.com:443", "granted"],
+        ["ec2.cn-north-1.amazonaws.com.cn:443", "granted"],
+        ["ec2.eu-west-1.api.aws:443", "granted"],
+        ["169.254.169.254:80", "granted"],
+        ["[fd00:ec2::254]:80", "granted"],
+        [`0.0.0.0:${HEALTH_PORT}`, "granted"],
+        ["[fd00:ec2::253]:80", "prompt"],
+        ["ec2.us-east-1.amazonaws.com:80", "prompt"],
+        ["example.com:443", "prompt"],
+        ["0.0.0.0:3128", "prompt"],
+      ];
+      const script = await Deno.makeTempFile({ suffix: ".ts" });
+      try {
+        await Deno.writeTextFile(
+          script,
+          `for (const host of ${JSON.stringify(expected.map(([host]) => host))}) {
+          console.log(host, (await Deno.permissions.query({ name: "net", host })).state);
+        }`,
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-P", "--no-prompt", "--quiet", "--config", CONFIG, script],
+          cwd: new URL(".", ROOT).pathname,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+        assert.deepEqual(lines, expected.map(([host, state]) => `${host} ${state}`));
+      } finally {
+        await Deno.remove(script);
+      }
+    },
+  );
 
   await t.step("env: named variables and the AWS_* family only", () => {
     const env = set.env as string[];

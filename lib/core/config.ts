@@ -34,6 +34,7 @@ import {
   type FallbackNatGateway,
   formatDuration,
   type HostPort,
+  type ListenPort,
   type Outcome,
   parseChoice,
   parseClusterId,
@@ -42,6 +43,7 @@ import {
   parseFallbackNatGateway,
   parseHostPort,
   parseInteger,
+  parseListenPort,
   parsePort,
   parseRegion,
   parseSwitch,
@@ -53,6 +55,12 @@ import { TAG_CLUSTER_ID } from "../model.ts";
 import type { LogLevel, RecoveryMode } from "../model.ts";
 
 export const PROGRAM = "aws-nat-router";
+/**
+ * The health-serving port the shipped permission set allows (`--serve-health 3127 --port
+ * 3127`): next to squid's 3128, clear of what squid itself commonly listens on (3128 proxy,
+ * 3129 intercept, 3130 ICP, 3401 SNMP, 4827 HTCP) and of the metrics port 9100.
+ */
+export const HEALTH_PORT = 3127;
 /** Prefix of every flag's environment variable: `--vpc-id` is `AWS_NAT_ROUTER_VPC_ID`. */
 export const ENV_PREFIX = "AWS_NAT_ROUTER_";
 
@@ -160,7 +168,10 @@ type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress";
 /** The fields of `Config` computed from the others (`deriveTimings`). */
 type DerivedKey = "requestTimeoutMs" | "writeTrustMs";
 /** What the flags set. */
-type Settings = Omit<Config, "command" | EnvOnlyKey | DerivedKey>;
+type Settings = Omit<Config, "command" | EnvOnlyKey | DerivedKey | "serveHealth"> & {
+  /** `--serve-health [ADDR:]PORT`: the port goes to `serveHealth`, an address wins over the env's. */
+  readonly serveHealth: ListenPort | undefined;
+};
 
 function toggle(flag: string, description: string): FlagSpec<boolean> {
   return {
@@ -340,11 +351,12 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
   },
   serveHealth: {
     flag: "serve-health",
-    example: "8080",
-    placeholder: "PORT",
-    description: "Accept health-check connections on PORT while this node is healthy",
+    example: String(HEALTH_PORT),
+    placeholder: "[ADDR:]PORT",
+    description: "Accept health-check connections on PORT (on every interface, or ADDR) " +
+      "while this node is healthy; a self-checking fleet sets every router's --port to it",
     initial: { value: undefined, shown: "off" },
-    parse: parsePort("8080"),
+    parse: parseListenPort(String(HEALTH_PORT)),
   },
   metricsListen: {
     flag: "metrics-listen",
@@ -853,7 +865,14 @@ export function parseConfig(original: readonly string[], env: Env): ParseResult 
   return {
     ok: true,
     action: "config",
-    config: { command, ...settings, ...envOnly, ...deriveTimings(settings) },
+    config: {
+      command,
+      ...settings,
+      ...envOnly,
+      serveHealth: settings.serveHealth?.port,
+      serveHealthAddress: settings.serveHealth?.hostname ?? envOnly.serveHealthAddress,
+      ...deriveTimings(settings),
+    },
     warnings: [...warnings, ...unknownEnvWarnings(env)],
   };
 }

@@ -203,6 +203,34 @@ Deno.test("parseConfig() accepts", async (t) => {
       expected: { serveHealth: 8080 },
     },
     {
+      name: "--serve-health ADDR:PORT, whose address wins over the environment's",
+      args: [...VPC, "--serve-health", "10.0.1.5:3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "10.0.1.5" },
+    },
+    {
+      name: "--serve-health [IPV6]:PORT",
+      args: [...VPC, "--serve-health", "[::]:3127"],
+      expected: { serveHealth: 3127, serveHealthAddress: "::" },
+    },
+    {
+      name: "--serve-health :PORT, on every interface",
+      args: [...VPC, "--serve-health", ":3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "0.0.0.0" },
+    },
+    {
+      name: "--serve-health PORT with the address from the environment",
+      args: [...VPC, "--serve-health", "3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "127.0.0.1" },
+    },
+    {
+      name: "the self-checking fleet's pair of flags",
+      args: [...VPC, "--self-check", "--serve-health", "3127", "--port", "3127"],
+      expected: { selfCheck: true, serveHealth: 3127, port: 3127 },
+    },
+    {
       name: "AWS_NAT_ROUTER_OUTPUT without status, by ignoring it",
       args: VPC,
       env: { AWS_NAT_ROUTER_OUTPUT: "json" },

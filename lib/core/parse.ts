@@ -28,6 +28,28 @@ export interface FallbackNatGateway {
   readonly byZone: Readonly<Record<string, string>>;
 }
 
+/** Where `--serve-health` listens: a port, and an address when one was given. */
+export interface ListenPort {
+  /** `undefined`: the address set elsewhere (`AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS`). */
+  readonly hostname: string | undefined;
+  readonly port: number;
+}
+
+/**
+ * `[ADDR:]PORT`: a port alone, or `ADDR:PORT`, `[IPV6]:PORT`, `:PORT` (every interface);
+ * `example` is a port.
+ */
+export function parseListenPort(example: string): (text: string) => Outcome<ListenPort> {
+  return (text) => {
+    if (!text.includes(":")) {
+      const port = parsePort(example)(text);
+      return port.ok ? accept({ hostname: undefined, port: port.value }) : port;
+    }
+    const hostPort = parseHostPort(text, `0.0.0.0:${example}`, "0.0.0.0");
+    return hostPort.ok ? accept(hostPort.value) : hostPort;
+  };
+}
+
 /** `host:port`, with brackets around an IPv6 address: the one way addresses are written. */
 export function formatHostPort({ hostname, port }: HostPort): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
