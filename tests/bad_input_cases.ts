@@ -412,3 +412,47 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     mentions: "--output",
   },
 ];
+
+/**
+ * `--fallback-nat-gateway` values that parse but name a gateway the router cannot use. Only
+ * EC2 can tell (DescribeNatGateways, after the region and credentials), so these run against
+ * a simulated VPC holding `gateway` (absent: EC2 does not know the id); the router must exit
+ * 2 with one line naming the gateway, and change nothing.
+ */
+export interface BadFallbackGatewayCase {
+  readonly name: string;
+  /** The gateway the simulated EC2 holds under the configured id; `undefined`: none. */
+  readonly gateway:
+    | {
+      readonly state: "pending" | "available" | "deleted" | "failed";
+      readonly connectivityType: "public" | "private";
+      readonly inOtherVpc: boolean;
+    }
+    | undefined;
+  /** Text the error must contain besides the gateway id. */
+  readonly mentions: string;
+}
+
+export const BAD_FALLBACK_GATEWAY_CASES: readonly BadFallbackGatewayCase[] = [
+  { name: "a fallback gateway EC2 does not know", gateway: undefined, mentions: "does not know" },
+  {
+    name: "a fallback gateway still pending",
+    gateway: { state: "pending", connectivityType: "public", inOtherVpc: false },
+    mentions: '"pending", not "available"',
+  },
+  {
+    name: "a fallback gateway in another VPC",
+    gateway: { state: "available", connectivityType: "public", inOtherVpc: true },
+    mentions: 'not "vpc-',
+  },
+  {
+    name: "a private fallback gateway",
+    gateway: { state: "available", connectivityType: "private", inOtherVpc: false },
+    mentions: "cannot reach the internet",
+  },
+  {
+    name: "a deleted fallback gateway",
+    gateway: { state: "deleted", connectivityType: "public", inOtherVpc: false },
+    mentions: '"deleted", not "available"',
+  },
+];

@@ -10,6 +10,7 @@ import {
   CreateRouteCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
+  DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
   type EC2Client,
   type Instance,
@@ -437,6 +438,61 @@ Deno.test("a propagated default route sits beside the static one, which wins", a
       assert.equal(vpc.ec2.defaultRouteTarget(both), vgw);
       assert.equal(vpc.ec2.withdrawPropagatedRoute(both, "0.0.0.0/0"), true);
       assert.equal(vpc.ec2.defaultRouteTarget(both), undefined);
+    });
+  });
+});
+
+Deno.test("DescribeNatGateways gives the SDK each gateway's VPC, state and connectivity", async (t) => {
+  await withFleet(async (vpc, ec2) => {
+    const ok = vpc.ec2.addNatGateway({ vpcId: vpc.vpcId, zone: "us-east-1b" });
+    const pending = vpc.ec2.addNatGateway({ vpcId: vpc.vpcId, state: "pending" });
+    const foreign = vpc.ec2.addNatGateway({
+      vpcId: vpc.fleet.foreignVpcId,
+      connectivityType: "private",
+    });
+
+    await t.step(
+      "the nat-gateway-id filter returns the known ones, every field parsed",
+      async () => {
+        const out = await ec2.send(
+          new DescribeNatGatewaysCommand({
+            Filter: [{ Name: "nat-gateway-id", Values: [ok, foreign, "nat-0123456789abcdef0"] }],
+          }),
+        );
+        assert.deepEqual(
+          out.NatGateways?.map((g) => [g.NatGatewayId, g.VpcId, g.State, g.ConnectivityType]),
+          [[ok, vpc.vpcId, "available", "public"], [
+            foreign,
+            vpc.fleet.foreignVpcId,
+            "available",
+            "private",
+          ]],
+        );
+        assert.match(out.NatGateways?.[0]?.SubnetId ?? "", /^subnet-/);
+        assert.ok(out.NatGateways?.[0]?.CreateTime instanceof Date);
+      },
+    );
+
+    await t.step("state and vpc-id filters", async () => {
+      const out = await ec2.send(
+        new DescribeNatGatewaysCommand({
+          Filter: [{ Name: "vpc-id", Values: [vpc.vpcId] }, { Name: "state", Values: ["pending"] }],
+        }),
+      );
+      assert.deepEqual(out.NatGateways?.map((g) => g.NatGatewayId), [pending]);
+    });
+
+    await t.step("a deleted gateway stays visible as deleted", async () => {
+      vpc.ec2.setNatGatewayState(ok, "deleted");
+      const out = await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [ok] }));
+      assert.equal(out.NatGateways?.[0]?.State, "deleted");
+    });
+
+    await t.step("an unknown NatGatewayId fails NatGatewayNotFound", async () => {
+      await assertEc2Error(
+        ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: ["nat-0123456789abcdef0"] })),
+        "NatGatewayNotFound",
+      );
     });
   });
 });

@@ -8,6 +8,8 @@ import {
   CreateRouteCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
+  DescribeNatGatewaysCommand,
+  type DescribeNatGatewaysCommandOutput,
   DescribeRouteTablesCommand,
   type DescribeRouteTablesCommandOutput,
   EC2Client,
@@ -27,6 +29,7 @@ import { explainNetError } from "./net_errors.ts";
 import {
   DEFAULT_ROUTE,
   type DefaultRoute,
+  type NatGateway,
   type NatInstance,
   type NetworkInterface,
   type RouteTable,
@@ -66,6 +69,15 @@ export interface Ec2 {
   disableSourceDestCheck(change: SourceDestCheckChange): Promise<void>;
   rebootInstance(instanceId: string): Promise<void>;
   terminateInstance(instanceId: string): Promise<void>;
+}
+
+/** The read `--fallback-nat-gateway` needs: a port of its own, used at start and on discovery. */
+export interface NatGatewayReader {
+  /**
+   * The NAT gateways with these ids that EC2 knows (any state, any VPC); an id EC2 does not
+   * know is simply absent. Filtered by `nat-gateway-id`, so a missing id is not an error.
+   */
+  describeNatGateways(natGatewayIds: readonly string[]): Promise<NatGateway[]>;
 }
 
 /** An EC2 call that failed, with EC2's error code (`RequestLimitExceeded`, ...). */
@@ -242,7 +254,9 @@ export interface Ec2ClientOptions {
 }
 
 /** Builds the real adapter around one long-lived SDK client (warm keep-alive connections). */
-export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } {
+export function createEc2(
+  options: Ec2ClientOptions,
+): Ec2 & NatGatewayReader & { destroy(): void } {
   const client = new EC2Client({
     region: options.region,
     credentials: options.credentials,
@@ -295,6 +309,30 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } 
         return { items: page.RouteTables ?? [], nextToken: page.NextToken };
       });
       return convert(items, toRouteTable, calls);
+    },
+    async describeNatGateways(natGatewayIds) {
+      if (natGatewayIds.length === 0) return [];
+      const { items } = await allPages(async (token) => {
+        const page: DescribeNatGatewaysCommandOutput = await send(
+          "DescribeNatGateways",
+          new DescribeNatGatewaysCommand({
+            Filter: [{ Name: "nat-gateway-id", Values: [...natGatewayIds] }],
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        return { items: page.NatGateways ?? [], nextToken: page.NextToken };
+      });
+      return items.flatMap((g) =>
+        g.NatGatewayId
+          ? [{
+            natGatewayId: g.NatGatewayId,
+            vpcId: g.VpcId || undefined,
+            state: g.State ?? "unknown",
+            connectivityType: g.ConnectivityType ?? "public",
+            subnetId: g.SubnetId || undefined,
+          }]
+          : []
+      );
     },
     async createRoute(write) {
       await send("CreateRoute", new CreateRouteCommand(routeInput(write)));

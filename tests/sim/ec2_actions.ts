@@ -14,6 +14,7 @@
 import {
   ACCOUNT_ID,
   type Ec2Instance,
+  type Ec2NatGateway,
   type Ec2RouteTable,
   type Ec2Sim,
   INSTANCE_STATE_CODES,
@@ -41,6 +42,7 @@ type Action = (sim: Ec2Sim, params: Params) => XmlObject;
 export const ACTIONS: Readonly<Record<string, Action>> = {
   DescribeInstances: describeInstances,
   DescribeRouteTables: describeRouteTables,
+  DescribeNatGateways: describeNatGateways,
   CreateRoute: (sim, params) => writeRoute(sim, params, "CreateRoute"),
   ReplaceRoute: (sim, params) => writeRoute(sim, params, "ReplaceRoute"),
   ModifyInstanceAttribute: modifyInstanceAttribute,
@@ -170,6 +172,15 @@ const ROUTE_TABLE_FILTERS: FilterValues<Ec2RouteTable> = {
   "association.main": (t) => t.associations.map((a) => String(a.main)),
   "association.subnet-id": (t) => t.associations.map((a) => a.subnetId),
   "tag-key": (t) => Object.keys(t.tags),
+};
+
+/** The filters DescribeNatGateways documents (and `tag:`, `tag-key`). */
+const NAT_GATEWAY_FILTERS: FilterValues<Ec2NatGateway> = {
+  "nat-gateway-id": (g) => [g.natGatewayId],
+  state: (g) => [g.state],
+  "subnet-id": (g) => [g.subnetId],
+  "vpc-id": (g) => [g.vpcId],
+  "tag-key": (g) => Object.keys(g.tags),
 };
 
 function wildcard(value: string): RegExp {
@@ -368,6 +379,41 @@ function describeRouteTables(sim: Ec2Sim, params: Params): XmlObject {
   );
   dryRun(params);
   return { routeTableSet: items.map((table) => renderRouteTable(sim, table)), nextToken };
+}
+
+/**
+ * `NatGatewayId.N` that does not exist fails `NatGatewayNotFound` (the code the EC2 error
+ * list gives); filters never fail on a missing id, they just match nothing.
+ */
+function describeNatGateways(sim: Ec2Sim, params: Params): XmlObject {
+  const ids = list(params, "NatGatewayId");
+  const missing = ids.filter((id) => sim.natGateway(id) === undefined);
+  if (missing.length > 0) {
+    throw new Ec2Error("NatGatewayNotFound", `NAT gateway ${missing[0]} was not found`);
+  }
+  const matches = filterPredicate(params, NAT_GATEWAY_FILTERS);
+  const candidates = ids.length > 0 ? ids.map((id) => sim.natGateway(id)!) : sim.natGateways();
+  const { items, nextToken } = page(
+    sim,
+    candidates.filter(matches),
+    (g) => g.natGatewayId,
+    params,
+    { min: 5, max: 1000 },
+  );
+  dryRun(params);
+  return {
+    natGatewaySet: items.map((g) => ({
+      createTime: new Date(g.createTime).toISOString(),
+      natGatewayAddressSet: [],
+      natGatewayId: g.natGatewayId,
+      state: g.state,
+      subnetId: g.subnetId,
+      vpcId: g.vpcId,
+      connectivityType: g.connectivityType,
+      tagSet: tagSet(g.tags),
+    })),
+    nextToken,
+  };
 }
 
 /** Query parameter name of each route field: `destinationCidrBlock` → `DestinationCidrBlock`. */

@@ -108,6 +108,34 @@ export interface Ec2Route extends RouteSpec {
 export const isPropagated = (route: Ec2Route): boolean =>
   route.origin === "EnableVgwRoutePropagation";
 
+/** EC2's NAT gateway states (`DescribeNatGateways`' `state` filter lists the same). */
+export type NatGatewayState = "pending" | "failed" | "available" | "deleting" | "deleted";
+
+/** A managed NAT gateway: public (with an Elastic IP) or private (no internet). */
+export interface Ec2NatGateway {
+  natGatewayId: string;
+  vpcId: string;
+  subnetId: string;
+  state: NatGatewayState;
+  connectivityType: "public" | "private";
+  /** Milliseconds since the epoch. */
+  createTime: number;
+  tags: Tags;
+}
+
+export interface AddNatGatewaySpec {
+  readonly vpcId: string;
+  /** Default: the VPC's subnet in `zone` (created when missing). */
+  readonly zone?: string;
+  /** Default `available`. */
+  readonly state?: NatGatewayState;
+  /** Default `public`. */
+  readonly connectivityType?: "public" | "private";
+  /** A fixed id (tests that name the gateway); default a new random one. */
+  readonly natGatewayId?: string;
+  readonly tags?: Tags;
+}
+
 export interface Ec2Association {
   routeTableAssociationId: string;
   main: boolean;
@@ -211,6 +239,7 @@ export class Ec2Sim {
   readonly #subnets = new Map<string, Ec2Subnet>();
   readonly #instances = new Map<string, Ec2Instance>();
   readonly #routeTables = new Map<string, Ec2RouteTable>();
+  readonly #natGateways = new Map<string, Ec2NatGateway>();
   readonly #listeners = new Set<(event: InstanceEvent) => void>();
 
   constructor(options: Ec2SimOptions = {}) {
@@ -257,6 +286,14 @@ export class Ec2Sim {
 
   routeTables(): Ec2RouteTable[] {
     return [...this.#routeTables.values()];
+  }
+
+  natGateway(natGatewayId: string): Ec2NatGateway | undefined {
+    return this.#natGateways.get(natGatewayId);
+  }
+
+  natGateways(): Ec2NatGateway[] {
+    return [...this.#natGateways.values()];
   }
 
   /** An interface and its instance; none once the instance is terminated (deleted with it). */
@@ -376,6 +413,32 @@ export class Ec2Sim {
     if (spec.main) this.#associate(routeTableId, undefined);
     for (const subnetId of spec.subnetIds ?? []) this.#associate(routeTableId, subnetId);
     return routeTableId;
+  }
+
+  /** A managed NAT gateway in a subnet of the VPC (`available` and `public` by default). */
+  addNatGateway(spec: AddNatGatewaySpec): string {
+    this.#mustGet(this.#vpcs, spec.vpcId, "VPC");
+    const natGatewayId = spec.natGatewayId ?? this.newId("nat");
+    if (spec.natGatewayId !== undefined) this.#order.set(natGatewayId, this.#order.size);
+    this.#natGateways.set(natGatewayId, {
+      natGatewayId,
+      vpcId: spec.vpcId,
+      subnetId: this.#subnetIn(spec.vpcId, spec.zone ?? "us-east-1a"),
+      state: spec.state ?? "available",
+      connectivityType: spec.connectivityType ?? "public",
+      createTime: wholeSeconds(this.now()),
+      tags: { ...spec.tags },
+    });
+    return natGatewayId;
+  }
+
+  /**
+   * Sets a NAT gateway's state, as EC2 moves it (`pending` → `available`, or `deleting` →
+   * `deleted`, when it stays visible for about an hour). Routes to a `deleted` gateway are
+   * `blackhole`.
+   */
+  setNatGatewayState(natGatewayId: string, state: NatGatewayState): void {
+    this.#mustGet(this.#natGateways, natGatewayId, "NAT gateway").state = state;
   }
 
   /** Set the state as is (no other effect); tells the instance-event listeners. */
