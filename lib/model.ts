@@ -97,6 +97,17 @@ export interface RouteChange {
   readonly reason: MoveReason;
 }
 
+/** A managed NAT gateway, as `DescribeNatGateways` shows it (for `--fallback-nat-gateway`). */
+export interface NatGateway {
+  readonly natGatewayId: string;
+  readonly vpcId: string | undefined;
+  /** `pending`, `failed`, `available`, `deleting` or `deleted`. */
+  readonly state: string;
+  /** `public` (reaches the internet) or `private`; EC2 omits it on old gateways: public. */
+  readonly connectivityType: string;
+  readonly subnetId: string | undefined;
+}
+
 /** Turn source/destination checking off, on the instance or on one of its interfaces. */
 export interface SourceDestCheckChange {
   readonly instanceId: string;

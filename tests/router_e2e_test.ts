@@ -255,9 +255,10 @@ Deno.test("router fleet with --ec2-election: only the leader writes; a follower 
 
 Deno.test("router recovery reboots a NAT that stays unhealthy, once per window", async () => {
   const vpc = await SimVpc.standard({ rebootMs: 60_000 });
+  // Recovery needs to know which instance it runs on (never itself): the router runs as a1.
   const router = startRouter({
     args: routerArgs(vpc, [...FAST, "--recovery", "reboot", "--recovery-after", "5s"]),
-    env: env(vpc),
+    env: simEnv({ ec2: vpc.ec2Endpoint }, vpc.routerEnv(vpc.fleet.natIds[0])),
   });
   try {
     const b1 = vpc.fleet.natIds[2]!;

@@ -356,7 +356,8 @@ Deno.test("IAM policies", async (t) => {
         Describe: {
           Sid: "Describe",
           Effect: "Allow",
-          Action: ["ec2:DescribeInstances", "ec2:DescribeRouteTables"],
+          // DescribeNatGateways: --fallback-nat-gateway is confirmed before it is needed.
+          Action: ["ec2:DescribeInstances", "ec2:DescribeRouteTables", "ec2:DescribeNatGateways"],
           Resource: "*",
         },
         Routes: {

@@ -8,6 +8,8 @@ import {
   CreateRouteCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
+  DescribeNatGatewaysCommand,
+  type DescribeNatGatewaysCommandOutput,
   DescribeRouteTablesCommand,
   type DescribeRouteTablesCommandOutput,
   EC2Client,
@@ -27,6 +29,7 @@ import { explainNetError } from "./net_errors.ts";
 import {
   DEFAULT_ROUTE,
   type DefaultRoute,
+  type NatGateway,
   type NatInstance,
   type NetworkInterface,
   type RouteTable,
@@ -66,6 +69,15 @@ export interface Ec2 {
   disableSourceDestCheck(change: SourceDestCheckChange): Promise<void>;
   rebootInstance(instanceId: string): Promise<void>;
   terminateInstance(instanceId: string): Promise<void>;
+}
+
+/** The read `--fallback-nat-gateway` needs: a port of its own, used at start and on discovery. */
+export interface NatGatewayReader {
+  /**
+   * The NAT gateways with these ids that EC2 knows (any state, any VPC); an id EC2 does not
+   * know is simply absent. Filtered by `nat-gateway-id`, so a missing id is not an error.
+   */
+  describeNatGateways(natGatewayIds: readonly string[]): Promise<NatGateway[]>;
 }
 
 /** An EC2 call that failed, with EC2's error code (`RequestLimitExceeded`, ...). */
@@ -186,13 +198,24 @@ function toDefaultRoute(route: Route): DefaultRoute {
   };
 }
 
-/** Converts one SDK route table; only its IPv4 default route matters to the router. */
+/** The origin of a route a virtual private gateway propagated into the table. */
+export const PROPAGATED_ORIGIN = "EnableVgwRoutePropagation";
+
+/**
+ * Converts one SDK route table; only its static IPv4 default route matters to the router. A
+ * propagated default route (origin `EnableVgwRoutePropagation`) may sit next to it or alone:
+ * the static route wins over it, CreateRoute adds the static one beside it, and ReplaceRoute
+ * cannot change it — so it is not the router's route, and a table with only a propagated
+ * default has no default route of ours.
+ */
 export function toRouteTable(raw: SdkRouteTable, notes: Skipped[]): RouteTable | Skipped {
   const routeTableId = raw.RouteTableId ?? "";
   if (!ID.routeTable.test(routeTableId)) {
     return { resourceId: routeTableId || "(no id)", reason: "route table id missing or malformed" };
   }
-  const route = raw.Routes?.find((r) => r.DestinationCidrBlock === DEFAULT_ROUTE);
+  const route = raw.Routes?.find((r) =>
+    r.DestinationCidrBlock === DEFAULT_ROUTE && r.Origin !== PROPAGATED_ORIGIN
+  );
   return {
     routeTableId,
     zone: zoneTag(routeTableId, raw.Tags, notes),
@@ -231,7 +254,9 @@ export interface Ec2ClientOptions {
 }
 
 /** Builds the real adapter around one long-lived SDK client (warm keep-alive connections). */
-export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } {
+export function createEc2(
+  options: Ec2ClientOptions,
+): Ec2 & NatGatewayReader & { destroy(): void } {
   const client = new EC2Client({
     region: options.region,
     credentials: options.credentials,
@@ -288,6 +313,30 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & { destroy(): void } 
         return { items: page.RouteTables ?? [], nextToken: page.NextToken };
       });
       return convert(items, toRouteTable, calls);
+    },
+    async describeNatGateways(natGatewayIds) {
+      if (natGatewayIds.length === 0) return [];
+      const { items } = await allPages(async (token) => {
+        const page: DescribeNatGatewaysCommandOutput = await send(
+          "DescribeNatGateways",
+          new DescribeNatGatewaysCommand({
+            Filter: [{ Name: "nat-gateway-id", Values: [...natGatewayIds] }],
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        return { items: page.NatGateways ?? [], nextToken: page.NextToken };
+      });
+      return items.flatMap((g) =>
+        g.NatGatewayId
+          ? [{
+            natGatewayId: g.NatGatewayId,
+            vpcId: g.VpcId || undefined,
+            state: g.State ?? "unknown",
+            connectivityType: g.ConnectivityType ?? "public",
+            subnetId: g.SubnetId || undefined,
+          }]
+          : []
+      );
     },
     async createRoute(write) {
       await send("CreateRoute", new CreateRouteCommand(routeInput(write)));

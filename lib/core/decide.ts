@@ -18,7 +18,15 @@ import type { FallbackNatGateway } from "./parse.ts";
 import { electLeader } from "./election.ts";
 import { applyFallback } from "./fallback.ts";
 import { allDecided, candidates, type HealthState, nextSettleTime } from "./health.ts";
-import { type Memory, notRecentlyIssued, recentlyChanged } from "./memory.ts";
+import {
+  activeFights,
+  type Fight,
+  findFights,
+  type FoundFights,
+  type Memory,
+  notRecentlyIssued,
+  recentlyChanged,
+} from "./memory.ts";
 import { EMPTY_PLAN, type Plan, planRoutes, planSourceDestChecks } from "./plan.ts";
 import { planRecovery } from "./recovery.ts";
 
@@ -43,7 +51,12 @@ export interface DecideSettings {
   readonly fallbackNatGateway: FallbackNatGateway | undefined;
   /** How long the node trusts its own writes over a stale read, and repeats no call. */
   readonly writeTrustMs: number;
+  /** The first back-off on a suspected split (see `Config.splitBackoffMs`). */
+  readonly splitBackoffMs: number;
 }
+
+/** Probe failures that say something about this node rather than the NAT it probed. */
+const LOCAL_PROBE_ERRORS: ReadonlySet<string> = new Set(["not_permitted"]);
 
 export interface DecideInput {
   readonly view: View;
@@ -83,6 +96,19 @@ export interface Decision {
   readonly noHealthyNat: boolean;
   /** No healthy NAT and nothing to route (no fallback): the cycle changes nothing at all. */
   readonly idle: boolean;
+  /**
+   * This node cannot verify any NAT, for a reason of its own (its probes are not permitted):
+   * it writes nothing at all, not even to the fallback gateway.
+   */
+  readonly viewBroken: boolean;
+  /**
+   * Route tables another cluster node keeps moving to a NAT this node sees unhealthy: two
+   * nodes disagree about health. This node leaves them alone until each back-off ends, and
+   * recovers no instance while any lasts.
+   */
+  readonly splits: readonly Fight[];
+  /** What the node learns about fights from this view (new ones among `splits`), to remember. */
+  readonly fights: FoundFights;
   readonly allocations: readonly Allocation[];
   /** The changes to make; empty when `idle`. */
   readonly plan: Plan;
@@ -124,12 +150,27 @@ export function decide(input: DecideInput): Decision | Undecided {
     settings.fallbackNatGateway,
   );
   const routes = planRoutes(routeTables, fallback.allocations, instances);
+  const fights = findFights(memory, view, now, settings.splitBackoffMs);
+  const splits = [...activeFights(memory, now), ...fights.noticed]
+    .filter((fight, i, all) => all.findIndex((f) => f.routeTableId === fight.routeTableId) === i);
+  const backingOff = new Set(splits.map((fight) => fight.routeTableId));
   // A write that failed on this very view is not retried before EC2 is read again.
   const failedHere = (id: string) => memory.failedWrites.get(id) === view.generation;
-  const routeChanges = [...routes.changes, ...fallback.gatewayChanges]
-    .filter((change) => !failedHere(change.routeTableId));
+  const proposed = [...routes.changes, ...fallback.gatewayChanges];
+  const routeChanges = proposed.filter((change) =>
+    !failedHere(change.routeTableId) && !backingOff.has(change.routeTableId)
+  );
+  const skipped = [
+    ...routes.skipped,
+    ...proposed.filter((c) => backingOff.has(c.routeTableId)).map((c) => ({
+      resourceId: c.routeTableId,
+      reason: "split_suspected",
+    })),
+  ];
   const noHealthyNat = offered.length === 0;
-  const idle = noHealthyNat && routeChanges.length === 0;
+  const viewBroken = noHealthyNat && instances.length > 0 &&
+    instances.every((i) => LOCAL_PROBE_ERRORS.has(health.get(i.instanceId)?.lastError ?? ""));
+  const idle = viewBroken || (noHealthyNat && routeChanges.length === 0);
   const plan: Plan = idle ? EMPTY_PLAN : {
     routes: routeChanges,
     sourceDestChecks: notRecentlyIssued(
@@ -138,7 +179,7 @@ export function decide(input: DecideInput): Decision | Undecided {
       now,
       settings.writeTrustMs,
     ),
-    recoveries: planRecovery({
+    recoveries: splits.length > 0 ? [] : planRecovery({
       health,
       instances,
       self,
@@ -160,9 +201,12 @@ export function decide(input: DecideInput): Decision | Undecided {
     rediscover,
     noHealthyNat,
     idle,
+    viewBroken,
+    splits,
+    fights,
     allocations: fallback.allocations,
     plan,
-    skipped: routes.skipped,
+    skipped,
     settleAt: nextSettleTime(health, now, options),
   };
 }

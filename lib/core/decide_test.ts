@@ -16,6 +16,7 @@ const SETTINGS: DecideSettings = {
   recoveryAfterMs: 60_000,
   fallbackNatGateway: undefined,
   writeTrustMs: 10_000,
+  splitBackoffMs: 240_000,
 };
 
 function nat(n: number, zone: string): NatInstance {
@@ -311,4 +312,65 @@ Deno.test("decide() does not retry a write that failed on the same view", () => 
   assert.deepEqual(targets(decided(decide(input({ ...fields, memory, generation: 4 })))), [
     "rtb-1->i-2:nat_unhealthy",
   ], "retried once EC2 has been read again");
+});
+
+Deno.test("decide() on a suspected split", async (t) => {
+  const fight = {
+    routeTableId: "rtb-1",
+    movedTo: "i-2",
+    count: 1,
+    at: NOW - 1000,
+    until: NOW + 60_000,
+  };
+  const memory = { ...freshMemory(), fights: new Map([["rtb-1", fight]]) };
+  const fields = {
+    health: { "i-2": verdict(false, { wasHealthy: true, since: NOW - 600_000 }) },
+    tables: [table(1, "a", 2), table(2, "a", 2), table(3, "b", 3)],
+    settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
+    self: "i-1",
+  };
+
+  await t.step("leaves the fought-over table alone and says why", () => {
+    const d = decided(decide(input({ ...fields, memory })));
+    assert.deepEqual(targets(d), ["rtb-2->i-1:nat_unhealthy"]);
+    assert.deepEqual(d.splits, [fight]);
+    assert.deepEqual(d.fights, { noticed: [], released: [] }, "nothing new: this node wrote none");
+    assert.ok(d.skipped.some((s) => s.resourceId === "rtb-1" && s.reason === "split_suspected"));
+  });
+
+  await t.step("recovers no instance while it lasts", () => {
+    assert.deepEqual(decided(decide(input({ ...fields, memory }))).plan.recoveries, []);
+    assert.deepEqual(
+      decided(decide(input(fields))).plan.recoveries.map((r) => r.instanceId),
+      ["i-2"],
+      "without the split the same view recovers i-2",
+    );
+  });
+
+  await t.step("acts again on the table once the back-off has ended", () => {
+    const later = decided(decide(input({ ...fields, memory, now: NOW + 60_000 })));
+    assert.deepEqual(targets(later), ["rtb-1->i-1:nat_unhealthy", "rtb-2->i-1:nat_unhealthy"]);
+  });
+});
+
+Deno.test("decide() writes nothing when it cannot verify any NAT for a reason of its own", () => {
+  const notPermitted = verdict(false, { lastError: "not_permitted" });
+  const d = decided(decide(input({
+    tables: [table(1, "a", 1)],
+    health: { "i-1": notPermitted, "i-2": notPermitted, "i-3": notPermitted },
+    settings: { fallbackNatGateway: { default: "nat-0f", byZone: {} } },
+  })));
+  assert.equal(d.viewBroken, true);
+  assert.deepEqual(
+    d.plan,
+    { routes: [], sourceDestChecks: [], recoveries: [] },
+    "not even the fallback",
+  );
+  const refused = decided(decide(input({
+    tables: [table(1, "a", 1)],
+    health: { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) },
+    settings: { fallbackNatGateway: { default: "nat-0f", byZone: {} } },
+  })));
+  assert.equal(refused.viewBroken, false, "NATs that refuse are down, not this node");
+  assert.deepEqual(targets(refused), ["rtb-1->nat-0f:nat_unhealthy"]);
 });

@@ -56,6 +56,7 @@ function decide(
       recoveryAfterMs: 60_000,
       fallbackNatGateway: undefined,
       writeTrustMs: 10_000,
+      splitBackoffMs: 240_000,
     },
     self: undefined,
     now: NOW,

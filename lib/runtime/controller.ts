@@ -31,6 +31,7 @@ import {
   type Memory,
   rememberApplied,
   rememberDiscovery,
+  rememberFights,
   rememberRole,
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
@@ -124,14 +125,14 @@ export class Controller {
       this.#warnSkipped("discovery", [...instances.skipped, ...routeTables.skipped]);
       const sorted = [...instances.items].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
       const ids = sorted.map((i) => i.instanceId);
-      const remembered = rememberDiscovery(
-        this.#memory,
-        this.#view?.routeTables,
-        routeTables.items,
-        ids,
-        clock.now(),
-        this.settings,
-      );
+      const now = clock.now();
+      const remembered = rememberDiscovery(this.#memory, {
+        previous: this.#view?.routeTables,
+        discovered: routeTables.items,
+        instances: sorted,
+        health: this.#view?.health ?? new Map(),
+        now,
+      }, this.settings);
       this.#memory = remembered.memory;
       this.#view = {
         instances: sorted,
@@ -295,6 +296,17 @@ export class Controller {
       }
     }
     this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
+    this.#memory = rememberFights(this.#memory, decision.fights);
+    for (const fight of decision.fights.noticed) {
+      this.deps.log.warn("split.suspected", {
+        route_table_id: fight.routeTableId,
+        moved_to: fight.movedTo,
+        fights: fight.count,
+        backoff_s: Math.round((fight.until - fight.at) / 1000),
+        fix: "another router sees this NAT healthy and this one does not: let every NAT " +
+          "instance's security group admit the others on the health port",
+      });
+    }
     this.#decision = decision;
     return decision;
   }

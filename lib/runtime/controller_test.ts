@@ -28,6 +28,7 @@ const SETTINGS: ControllerSettings = {
   recoveryAfterMs: 60_000,
   fallbackNatGateway: undefined,
   writeTrustMs: 10_000,
+  splitBackoffMs: 240_000,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
@@ -280,4 +281,40 @@ Deno.test("a follower that becomes leader reads EC2 once more before it writes, 
   const again = await c.reconcile("settle");
   assert.equal(describes, 2, "a leader that stays leader does not read again");
   assert.deepEqual(again.plan.routes, [], "and finds nothing left to do");
+});
+
+Deno.test("a node whose table another node keeps moving to a NAT it cannot reach backs off", async () => {
+  // i-1 leads in its own view (it cannot reach i-2); i-2, which can reach nobody's port
+  // either, leads in its own view and keeps moving rtb-1 to itself.
+  const tables = [table(1, "a")];
+  const fake = ec2Of([nat(1, "a"), nat(2, "a")], tables);
+  const log = memoryLogger();
+  let now = 1_000_000;
+  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+    ec2: fake,
+    probe: probeWith(new Set(["i-00000002"])),
+    log,
+    clock: { now: () => now, sleep: () => Promise.resolve() },
+    self: "i-00000001",
+  });
+  const cycle = async () => {
+    now += 6_000; // a little more than --interval
+    assert.ok(await c.discover());
+    await c.probeRound();
+    return await c.reconcile("discovery");
+  };
+  await cycle();
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"]);
+  tables[0] = table(1, "a", 2); // the other node's write
+  await cycle(); // within the write-trust window, a read that differs may just be stale
+  const outcome = await cycle();
+  assert.deepEqual(outcome.plan.routes, [], "it does not fight back");
+  assert.match(
+    log.lines.join("\n"),
+    /WARN split\.suspected route_table_id=rtb-00000001 moved_to=i-00000002 fights=1 backoff_s=240/,
+  );
+  await cycle();
+  assert.equal(log.lines.filter((l) => l.includes("split.suspected")).length, 1, "said once");
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"], "one write in all");
+  assert.equal(c.snapshot().decision?.splits.length, 1, "the decision says so (metrics, status)");
 });

@@ -64,7 +64,7 @@ export interface MetricsView {
   readonly routeTables: readonly RouteTable[];
   readonly health: HealthState;
   /** The latest decision's leader and whether this node acts on it. */
-  readonly decision: Pick<Decision, "leader" | "acting"> | undefined;
+  readonly decision: Pick<Decision, "leader" | "acting" | "splits"> | undefined;
 }
 
 /** The hooks the controller calls (structurally a `ControllerObserver`). */
@@ -122,6 +122,11 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     "1 while this router's latest decision is to change routes: the elected leader with " +
       "--ec2-election, every router without it, and every router while no NAT instance is " +
       "healthy and --fallback-nat-gateway is set",
+  );
+  const splitSuspected = registry.gauge(
+    `${p}split_suspected`,
+    "Route tables this router leaves alone because another router keeps moving them to a " +
+      "NAT instance this one cannot reach (nodes that disagree about health); 0 normally",
   );
   const routeTableTarget = registry.gauge(
     `${p}route_table_target`,
@@ -188,6 +193,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
       leader.clear();
       routeTableTarget.clear();
       let acting = false;
+      let splits = 0;
       if (view !== undefined) {
         for (const instance of view.instances) {
           const healthy = view.health.get(instance.instanceId)?.healthy;
@@ -200,6 +206,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         const elected = view.decision?.leader;
         if (elected !== undefined) leader.set({ instance_id: elected }, 1);
         acting = view.decision?.acting ?? false;
+        splits = view.decision?.splits.length ?? 0;
         const owners = interfaceOwners(view.instances);
         for (const table of view.routeTables) {
           const route = table.defaultRoute;
@@ -212,6 +219,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         }
       }
       isLeader.set({}, acting ? 1 : 0);
+      splitSuspected.set({}, splits);
       return registry.render();
     },
   };

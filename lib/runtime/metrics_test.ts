@@ -33,7 +33,7 @@ function view(fields: Partial<MetricsView> = {}): MetricsView {
     instances: [A, B, C],
     routeTables: TABLES,
     health: state,
-    decision: { leader: A.instanceId, acting: true },
+    decision: { leader: A.instanceId, acting: true, splits: [] },
     ...fields,
   };
 }
@@ -74,7 +74,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
   await t.step("every metric has HELP and TYPE lines and the aws_nat_router_ prefix", () => {
     const types = text.split("\n").filter((line) => line.startsWith("# TYPE "));
     const helps = text.split("\n").filter((line) => line.startsWith("# HELP "));
-    assert.equal(types.length, 12);
+    assert.equal(types.length, 13);
     assert.equal(helps.length, types.length);
     for (const line of types) {
       const [, , name, type] = line.split(" ");
@@ -197,7 +197,11 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     const metrics = createRouterMetrics({ version: "1" });
     metrics.render(view());
     const text = metrics.render(
-      view({ decision: { leader: B.instanceId, acting: false }, instances: [B], routeTables: [] }),
+      view({
+        decision: { leader: B.instanceId, acting: false, splits: [] },
+        instances: [B],
+        routeTables: [],
+      }),
     );
     assert.deepEqual(samples(text, "aws_nat_router_leader"), [
       'aws_nat_router_leader{instance_id="i-0000000b"} 1',
@@ -210,9 +214,13 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
   // Whether this node acts is the controller's decision (core/decide.ts), read as it is.
   const cases: [string, Partial<MetricsView>, number][] = [
     ["the decision acts", {}, 1],
-    ["the decision does not act", { decision: { leader: A.instanceId, acting: false } }, 0],
+    [
+      "the decision does not act",
+      { decision: { leader: A.instanceId, acting: false, splits: [] } },
+      0,
+    ],
     ["a decision with no leader that acts (fallback)", {
-      decision: { leader: undefined, acting: true },
+      decision: { leader: undefined, acting: true, splits: [] },
     }, 1],
     ["no decision yet", { decision: undefined }, 0],
   ];
@@ -224,4 +232,16 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
       ]);
     });
   }
+});
+
+Deno.test("router metrics count the route tables left alone on a suspected split", () => {
+  const fight = { routeTableId: "rtb-1", movedTo: "i-b", count: 1, at: 0, until: 60_000 };
+  const metrics = createRouterMetrics({ version: "1" });
+  assert.deepEqual(samples(metrics.render(view()), "aws_nat_router_split_suspected"), [
+    "aws_nat_router_split_suspected 0",
+  ]);
+  const split = view({ decision: { leader: A.instanceId, acting: true, splits: [fight] } });
+  assert.deepEqual(samples(metrics.render(split), "aws_nat_router_split_suspected"), [
+    "aws_nat_router_split_suspected 1",
+  ]);
 });
