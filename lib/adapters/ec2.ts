@@ -242,6 +242,42 @@ function convert<Raw, T extends object>(
   return { items, skipped, calls };
 }
 
+/**
+ * `FetchHttpHandler` bounds only the wait for a response's head: a body that stalls after the
+ * head would hold the call (and the reconcile behind it) for ever. This handler gives each
+ * attempt one deadline for head and body together, reads the body whole within it, and hands
+ * the SDK the bytes. A missed deadline is a `TimeoutError`, which the SDK retries.
+ */
+class BoundedFetchHandler extends FetchHttpHandler {
+  constructor(readonly timeoutMs: number) {
+    super({ requestTimeout: timeoutMs });
+  }
+
+  override async handle(
+    request: Parameters<FetchHttpHandler["handle"]>[0],
+    options: Parameters<FetchHttpHandler["handle"]>[1] = {},
+  ): ReturnType<FetchHttpHandler["handle"]> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
+    const given = options.abortSignal as AbortSignal | undefined;
+    const abortSignal = given ? AbortSignal.any([given, deadline.signal]) : deadline.signal;
+    try {
+      const { response } = await super.handle(request, { ...options, abortSignal });
+      if (response.body instanceof ReadableStream) {
+        response.body = new Uint8Array(await new Response(response.body).arrayBuffer());
+      }
+      return { response };
+    } catch (error) {
+      if (!deadline.signal.aborted || given?.aborted) throw error;
+      const timeout = new Error(`Request did not complete within ${this.timeoutMs} ms`);
+      timeout.name = "TimeoutError";
+      throw timeout;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
 export interface Ec2ClientOptions {
   readonly region: string;
   readonly credentials: CredentialProvider;
@@ -260,7 +296,7 @@ export function createEc2(
   const client = new EC2Client({
     region: options.region,
     credentials: options.credentials,
-    requestHandler: new FetchHttpHandler({ requestTimeout: options.requestTimeoutMs }),
+    requestHandler: new BoundedFetchHandler(options.requestTimeoutMs),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   });
   // The SDK's logger middleware copies every response through the operation's schema (to

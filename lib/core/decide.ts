@@ -8,6 +8,7 @@
 import type {
   Allocation,
   Candidate,
+  MoveReason,
   NatInstance,
   RecoveryMode,
   RouteTable,
@@ -15,7 +16,7 @@ import type {
 } from "../model.ts";
 import { allocate, holdDown } from "./allocate.ts";
 import type { FallbackNatGateway } from "./parse.ts";
-import { electLeader } from "./election.ts";
+import { compareSeniority, electLeader } from "./election.ts";
 import { applyFallback } from "./fallback.ts";
 import { allDecided, candidates, type HealthState, nextSettleTime } from "./health.ts";
 import {
@@ -53,7 +54,12 @@ export interface DecideSettings {
   readonly writeTrustMs: number;
   /** The first back-off on a suspected split (see `Config.splitBackoffMs`). */
   readonly splitBackoffMs: number;
+  /** How long a required change may stay unmade before the next in line makes it. */
+  readonly successionMs: number;
 }
+
+/** The moves that restore service: the only ones a successor makes for the leader. */
+const RESTORING: ReadonlySet<MoveReason> = new Set(["no_route", "blackhole", "nat_unhealthy"]);
 
 /** Probe failures that say something about this node rather than the NAT it probed. */
 const LOCAL_PROBE_ERRORS: ReadonlySet<string> = new Set(["not_permitted"]);
@@ -85,8 +91,20 @@ export interface Decision {
   readonly candidates: readonly Candidate[];
   /** The oldest healthy NAT instance. */
   readonly leader: string | undefined;
-  /** Whether this node acts on it (always without election; only the leader with it). */
+  /**
+   * Whether this node acts on it: always without election; with it, the leader, and the
+   * next in line when the leader leaves a required change unmade (`succeeding`).
+   */
   readonly acting: boolean;
+  /**
+   * This node is not the leader but acts: a change that restores service (no route,
+   * blackhole, unhealthy NAT) has stayed unmade for its place in line times
+   * `successionMs` — the leader's router is stopped, crash-looping, denied or stuck while
+   * its squid answers. The plan then holds only those changes.
+   */
+  readonly succeeding: boolean;
+  /** Since when each change that restores service has been required, by route table id. */
+  readonly pending: ReadonlyMap<string, number>;
   /**
    * The node has just become the one acting, on a view read while another node was: that
    * node may have written since, so read EC2 again before acting.
@@ -132,10 +150,8 @@ export function decide(input: DecideInput): Decision | Undecided {
   const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
   // With no healthy NAT there is no leader; every router then applies the fallback (all
   // decide the same target, so their writes agree).
-  const acting = !settings.ec2Election || (self !== undefined && leader === self) ||
+  const leads = !settings.ec2Election || (self !== undefined && leader === self) ||
     (leader === undefined && settings.fallbackNatGateway !== undefined);
-  const rediscover = acting && settings.ec2Election && memory.followedOn !== undefined &&
-    view.generation <= memory.followedOn;
   // Just started (daemon only): no history yet, so only moves that restore service, for
   // one failback delay, like a NAT that has just come back.
   const starting = memory.startedAt !== undefined &&
@@ -171,7 +187,7 @@ export function decide(input: DecideInput): Decision | Undecided {
   const viewBroken = noHealthyNat && instances.length > 0 &&
     instances.every((i) => LOCAL_PROBE_ERRORS.has(health.get(i.instanceId)?.lastError ?? ""));
   const idle = viewBroken || (noHealthyNat && routeChanges.length === 0);
-  const plan: Plan = idle ? EMPTY_PLAN : {
+  const full: Plan = idle ? EMPTY_PLAN : {
     routes: routeChanges,
     sourceDestChecks: notRecentlyIssued(
       memory,
@@ -189,6 +205,23 @@ export function decide(input: DecideInput): Decision | Undecided {
       lastActions: memory.recoveries,
     }),
   };
+  // Succession: the changes that restore service, and since when each has been required.
+  const required = full.routes.filter((change) => RESTORING.has(change.reason));
+  const pending = new Map(
+    required.map((c) => [c.routeTableId, memory.pending.get(c.routeTableId) ?? now]),
+  );
+  const rank = leads ? 0 : successionRank(instances, healthyIds, self);
+  const dueAt = (id: string) => pending.get(id)! + rank * settings.successionMs;
+  const overdue = rank > 0 ? required.filter((c) => dueAt(c.routeTableId) <= now) : [];
+  const succeeding = !leads && overdue.length > 0;
+  const acting = leads || succeeding;
+  const plan: Plan = succeeding ? { routes: overdue, sourceDestChecks: [], recoveries: [] } : full;
+  const rediscover = acting && settings.ec2Election && memory.followedOn !== undefined &&
+    view.generation <= memory.followedOn;
+  const successionAt = rank > 0 && !succeeding
+    ? Math.min(...required.map((c) => dueAt(c.routeTableId)))
+    : Infinity;
+  const settleAt = Math.min(nextSettleTime(health, now, options) ?? Infinity, successionAt);
   return {
     decided: true,
     now,
@@ -198,6 +231,8 @@ export function decide(input: DecideInput): Decision | Undecided {
     candidates: offered,
     leader,
     acting,
+    succeeding,
+    pending,
     rediscover,
     noHealthyNat,
     idle,
@@ -207,6 +242,19 @@ export function decide(input: DecideInput): Decision | Undecided {
     allocations: fallback.allocations,
     plan,
     skipped,
-    settleAt: nextSettleTime(health, now, options),
+    settleAt: Number.isFinite(settleAt) ? settleAt : undefined,
   };
+}
+
+/**
+ * This node's place in the line of succession: 1 for the second-oldest healthy NAT (the
+ * leader is 0), 2 for the next, ...; 0 when it is not a healthy NAT of the cluster.
+ */
+function successionRank(
+  instances: readonly NatInstance[],
+  healthy: ReadonlySet<string>,
+  self: string | undefined,
+): number {
+  const line = instances.filter((i) => healthy.has(i.instanceId)).sort(compareSeniority);
+  return Math.max(0, line.findIndex((i) => i.instanceId === self));
 }

@@ -17,6 +17,7 @@ const SETTINGS: DecideSettings = {
   fallbackNatGateway: undefined,
   writeTrustMs: 10_000,
   splitBackoffMs: 240_000,
+  successionMs: 6_000,
 };
 
 function nat(n: number, zone: string): NatInstance {
@@ -373,4 +374,58 @@ Deno.test("decide() writes nothing when it cannot verify any NAT for a reason of
   })));
   assert.equal(refused.viewBroken, false, "NATs that refuse are down, not this node");
   assert.deepEqual(targets(refused), ["rtb-1->nat-0f:nat_unhealthy"]);
+});
+
+Deno.test("decide() on succession: the next in line makes a change the leader leaves unmade", async (t) => {
+  // i-1 leads (its squid answers, its router does not); i-3 just died; rtb-3 must move.
+  const fields = {
+    settings: { ec2Election: true },
+    health: { "i-3": verdict(false) },
+    tables: [table(1, "a", 1), table(2, "a", 2), table(3, "b", 3)],
+  };
+  const since = (at: number) => ({ ...freshMemory(), pending: new Map([["rtb-3", at]]) });
+
+  await t.step("the second in line waits successionMs, then acts on that change only", () => {
+    const fresh = decided(decide(input({ ...fields, self: "i-2" })));
+    assert.equal(fresh.acting, false);
+    assert.deepEqual([...fresh.pending], [["rtb-3", NOW]], "noted as required from now");
+    assert.equal(fresh.settleAt, NOW + 6_000, "and it looks again when it would fall to it");
+    const early = decided(decide(input({ ...fields, self: "i-2", memory: since(NOW - 5_999) })));
+    assert.equal(early.acting, false);
+    const due = decided(decide(input({ ...fields, self: "i-2", memory: since(NOW - 6_000) })));
+    assert.equal(due.acting, true);
+    assert.equal(due.succeeding, true);
+    assert.deepEqual(targets(due), ["rtb-3->i-1:nat_unhealthy"]);
+    assert.deepEqual(due.plan.sourceDestChecks, [], "nothing but the overdue change");
+  });
+
+  await t.step("the third in line waits twice as long", () => {
+    const four = [...[1, 2, 3].map((n) => nat(n, n === 3 ? "b" : "a")), nat(4, "b")];
+    const third = { ...fields, instances: four, self: "i-4" };
+    assert.equal(decided(decide(input({ ...third, memory: since(NOW - 6_000) }))).acting, false);
+    assert.equal(decided(decide(input({ ...third, memory: since(NOW - 12_000) }))).acting, true);
+  });
+
+  await t.step("a zone or balance move is never taken over from the leader", () => {
+    const back = { "i-3": verdict(true, { wasUnhealthy: true, since: NOW - 600_000 }) };
+    const d = decided(decide(input({
+      settings: { ec2Election: true },
+      health: back,
+      tables: [table(1, "a", 1), table(2, "a", 2), table(3, "b", 1)],
+      self: "i-2",
+      memory: { ...freshMemory(), pending: new Map([["rtb-3", NOW - 600_000]]) },
+    })));
+    assert.deepEqual([...d.pending], [], "rtb-3 only waits for a zone move");
+    assert.equal(d.acting, false);
+  });
+
+  await t.step("a NAT that is not healthy is not in line", () => {
+    const d = decided(decide(input({
+      ...fields,
+      health: { "i-2": verdict(false), "i-3": verdict(false) },
+      self: "i-2",
+      memory: since(NOW - 60_000),
+    })));
+    assert.equal(d.acting, false);
+  });
 });

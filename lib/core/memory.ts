@@ -68,6 +68,8 @@ export interface Memory {
   readonly written: ReadonlyMap<string, Written>;
   /** Suspected splits, by route table id (kept while they matter for the back-off). */
   readonly fights: ReadonlyMap<string, Fight>;
+  /** Since when each change that restores service has been required (for succession). */
+  readonly pending: ReadonlyMap<string, number>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
   readonly startedAt: number | undefined;
   /** Whether the last decision found this node acting. */
@@ -96,6 +98,7 @@ export function freshMemory(startedAt?: number): Memory {
     failedWrites: new Map(),
     written: new Map(),
     fights: new Map(),
+    pending: new Map(),
     startedAt,
     acting: false,
     followedOn: undefined,
@@ -211,6 +214,11 @@ export function findFights(
     });
   }
   return { noticed, released };
+}
+
+/** Records since when each change that restores service has been required (the decision's). */
+export function rememberPending(memory: Memory, pending: ReadonlyMap<string, number>): Memory {
+  return { ...memory, pending };
 }
 
 /** Records what `findFights` found: a noticed move is not noticed again. */

@@ -57,6 +57,7 @@ function decide(
       fallbackNatGateway: undefined,
       writeTrustMs: 10_000,
       splitBackoffMs: 240_000,
+      successionMs: 6_000,
     },
     self: undefined,
     now: NOW,

@@ -32,6 +32,7 @@ import {
   rememberApplied,
   rememberDiscovery,
   rememberFights,
+  rememberPending,
   rememberRole,
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
@@ -289,14 +290,25 @@ export class Controller {
     let decision = this.decide();
     if (!decision?.decided) return undefined;
     if (decision.rediscover) {
+      this.#memory = rememberPending(this.#memory, decision.pending);
       this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
       if (await this.discover()) {
         decision = this.decide();
         if (!decision?.decided) return undefined;
       }
     }
+    this.#memory = rememberPending(this.#memory, decision.pending);
     this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
     this.#memory = rememberFights(this.#memory, decision.fights);
+    if (decision.succeeding) {
+      this.deps.log.warn("succession.acting", {
+        leader: decision.leader,
+        self: this.deps.self,
+        route_tables: decision.plan.routes.map((c) => c.routeTableId).join(","),
+        fix: "the leader left these changes unmade: check its router (journalctl -u " +
+          "aws-nat-router), its IAM permissions and its path to the EC2 API",
+      });
+    }
     for (const fight of decision.fights.noticed) {
       this.deps.log.warn("split.suspected", {
         route_table_id: fight.routeTableId,
@@ -327,6 +339,8 @@ export class Controller {
     const { instances, routeTables, leader, now } = decision;
     this.#logLeader(leader);
     if (!decision.acting) {
+      // A follower looks again when a required change would fall to it (succession).
+      this.#scheduleSettle(decision.settleAt);
       this.deps.observer?.cycle?.({ durationMs: clock.now() - started, ok: true, at: clock.now() });
       this.#logReady(decision);
       return idle(true);

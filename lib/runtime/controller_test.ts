@@ -29,6 +29,7 @@ const SETTINGS: ControllerSettings = {
   fallbackNatGateway: undefined,
   writeTrustMs: 10_000,
   splitBackoffMs: 240_000,
+  successionMs: 6_000,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
