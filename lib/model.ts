@@ -31,6 +31,8 @@ export interface NatInstance {
   readonly sourceDestCheck: boolean;
   /** Sorted by device index; the first is the primary interface when it has index 0. */
   readonly networkInterfaces: readonly NetworkInterface[];
+  /** The subnet it runs in (the one whose egress must never be routed to a NAT). */
+  readonly subnetId?: string | undefined;
 }
 
 /** What a route table's `0.0.0.0/0` route currently points at. */
@@ -52,6 +54,10 @@ export interface RouteTable {
   /** The `aws-nat-router/zone` tag when valid; route tables have no placement. */
   readonly zone: string | undefined;
   readonly defaultRoute: DefaultRoute | undefined;
+  /** The subnets explicitly associated with it. */
+  readonly subnetIds?: readonly string[];
+  /** Whether it is the VPC's main route table (serving every subnet without its own). */
+  readonly main?: boolean;
 }
 
 /** A healthy instance offered to the allocator. */

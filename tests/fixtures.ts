@@ -221,6 +221,15 @@ export function fakeEc2(
         skipped: [],
         calls: 1,
       }),
+    explicitlyAssociated: (_vpcId, subnetIds) => {
+      const associated = new Set(fake.routeTables.flatMap((t) => t.subnetIds ?? []));
+      return call(
+        "DescribeRouteTables",
+        undefined,
+        " association.subnet-id",
+        new Set(subnetIds.filter((id) => associated.has(id))),
+      );
+    },
     createRoute: routeWrite("CreateRoute"),
     replaceRoute: routeWrite("ReplaceRoute"),
     disableSourceDestCheck: (change) =>

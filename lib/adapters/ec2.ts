@@ -64,6 +64,11 @@ export interface RouteWrite {
 export interface Ec2 {
   describeInstances(query: ClusterQuery): Promise<Discovered<NatInstance>>;
   describeRouteTables(query: ClusterQuery): Promise<Discovered<RouteTable>>;
+  /**
+   * Which of `subnetIds` have a route table of their own in the VPC (any table, tagged or
+   * not); the others follow the VPC's main route table.
+   */
+  explicitlyAssociated(vpcId: string, subnetIds: readonly string[]): Promise<Set<string>>;
   createRoute(write: RouteWrite): Promise<void>;
   replaceRoute(write: RouteWrite): Promise<void>;
   disableSourceDestCheck(change: SourceDestCheckChange): Promise<void>;
@@ -181,6 +186,7 @@ export function toNatInstance(raw: Instance, notes: Skipped[]): NatInstance | Sk
     publicIp: raw.PublicIpAddress || undefined,
     sourceDestCheck: raw.SourceDestCheck !== false,
     networkInterfaces,
+    subnetId: raw.SubnetId || undefined,
   };
 }
 
@@ -216,10 +222,13 @@ export function toRouteTable(raw: SdkRouteTable, notes: Skipped[]): RouteTable |
   const route = raw.Routes?.find((r) =>
     r.DestinationCidrBlock === DEFAULT_ROUTE && r.Origin !== PROPAGATED_ORIGIN
   );
+  const associations = raw.Associations ?? [];
   return {
     routeTableId,
     zone: zoneTag(routeTableId, raw.Tags, notes),
     defaultRoute: route ? toDefaultRoute(route) : undefined,
+    subnetIds: associations.flatMap((a) => a.SubnetId ? [a.SubnetId] : []),
+    main: associations.some((a) => a.Main === true),
   };
 }
 
@@ -349,6 +358,28 @@ export function createEc2(
         return { items: page.RouteTables ?? [], nextToken: page.NextToken };
       });
       return convert(items, toRouteTable, calls);
+    },
+    async explicitlyAssociated(vpcId, subnetIds) {
+      if (subnetIds.length === 0) return new Set();
+      const { items } = await allPages(async (token) => {
+        const page: DescribeRouteTablesCommandOutput = await send(
+          "DescribeRouteTables",
+          new DescribeRouteTablesCommand({
+            Filters: [
+              { Name: "vpc-id", Values: [vpcId] },
+              { Name: "association.subnet-id", Values: [...subnetIds] },
+            ],
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        return { items: page.RouteTables ?? [], nextToken: page.NextToken };
+      });
+      const wanted = new Set(subnetIds);
+      return new Set(
+        items.flatMap((t) => t.Associations ?? []).flatMap((a) =>
+          a.SubnetId && wanted.has(a.SubnetId) ? [a.SubnetId] : []
+        ),
+      );
     },
     async describeNatGateways(natGatewayIds) {
       if (natGatewayIds.length === 0) return [];

@@ -39,6 +39,11 @@ export interface View {
   readonly health: HealthState;
   /** How many times EC2 has been read for this view (1 for the first read). */
   readonly generation: number;
+  /**
+   * The NAT instances' subnets that have a route table of their own; read only when a tagged
+   * table is the VPC's main one (`undefined`: not read, or the read failed).
+   */
+  readonly explicitSubnets?: ReadonlySet<string> | undefined;
 }
 
 /** What the decision needs from the configuration. */
@@ -172,12 +177,15 @@ export function decide(input: DecideInput): Decision | Undecided {
   const backingOff = new Set(splits.map((fight) => fight.routeTableId));
   // A write that failed on this very view is not retried before EC2 is read again.
   const failedHere = (id: string) => memory.failedWrites.get(id) === view.generation;
-  const proposed = [...routes.changes, ...fallback.gatewayChanges];
+  const untouchable = new Map(protectedTables(view).map((s) => [s.resourceId, s]));
+  const proposed = [...routes.changes, ...fallback.gatewayChanges]
+    .filter((change) => !untouchable.has(change.routeTableId));
   const routeChanges = proposed.filter((change) =>
     !failedHere(change.routeTableId) && !backingOff.has(change.routeTableId)
   );
   const skipped = [
     ...routes.skipped,
+    ...untouchable.values(),
     ...proposed.filter((c) => backingOff.has(c.routeTableId)).map((c) => ({
       resourceId: c.routeTableId,
       reason: "split_suspected",
@@ -244,6 +252,33 @@ export function decide(input: DecideInput): Decision | Undecided {
     skipped,
     settleAt: Number.isFinite(settleAt) ? settleAt : undefined,
   };
+}
+
+/**
+ * Route tables the router must never write, whatever their tags say:
+ * - one that serves the subnet of a NAT instance of the cluster (explicitly associated, or
+ *   the VPC's main table while that subnet has no table of its own, or could not be checked):
+ *   pointing it at a NAT loops the NAT's own egress — and the router's path to the EC2 API —
+ *   into a NAT;
+ * - one whose default route goes to an internet gateway: a public subnet tagged by mistake.
+ * Other targets in a tagged table are taken over as usual (the tag says it is managed).
+ */
+export function protectedTables(view: View): Skipped[] {
+  const natSubnets = new Set(view.instances.flatMap((i) => i.subnetId ? [i.subnetId] : []));
+  const followMain = [...natSubnets].some((id) => view.explicitSubnets?.has(id) !== true);
+  return view.routeTables.flatMap((table) => {
+    const servesNat = (table.subnetIds ?? []).some((id) => natSubnets.has(id));
+    if (servesNat || (table.main === true && followMain)) {
+      const reason = servesNat || view.explicitSubnets !== undefined
+        ? "serves_nat_subnet"
+        : "main_table_unverified";
+      return [{ resourceId: table.routeTableId, reason }];
+    }
+    if (table.defaultRoute?.gatewayId?.startsWith("igw-")) {
+      return [{ resourceId: table.routeTableId, reason: "internet_gateway_route" }];
+    }
+    return [];
+  });
 }
 
 /**

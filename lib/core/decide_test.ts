@@ -1,9 +1,21 @@
 /** @module Tests for `decide()`: one reconcile's whole decision from view, memory and time. */
 import assert from "node:assert/strict";
-import { instanceHealth, natInstance, routeTable, writtenRoute } from "../../tests/fixtures.ts";
+import {
+  instanceHealth,
+  natInstance,
+  route,
+  routeTable,
+  writtenRoute,
+} from "../../tests/fixtures.ts";
 import type { InstanceHealth } from "./health.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
-import { decide, type DecideInput, type DecideSettings, type Decision } from "./decide.ts";
+import {
+  decide,
+  type DecideInput,
+  type DecideSettings,
+  type Decision,
+  protectedTables,
+} from "./decide.ts";
 import { freshMemory, rememberApplied } from "./memory.ts";
 
 const NOW = 1_000_000;
@@ -428,4 +440,54 @@ Deno.test("decide() on succession: the next in line makes a change the leader le
     })));
     assert.equal(d.acting, false);
   });
+});
+
+Deno.test("protectedTables() names the tables the router must never write", async (t) => {
+  const nats = [
+    natInstance("i-1", { subnetId: "subnet-nat-a" }),
+    natInstance("i-2", { subnetId: "subnet-nat-b" }),
+  ];
+  const view = (routeTables: RouteTable[], explicitSubnets?: Set<string>) => ({
+    instances: nats,
+    routeTables,
+    health: new Map(),
+    generation: 1,
+    explicitSubnets,
+  });
+  const plain = { ...table(1, "a"), subnetIds: ["subnet-private"] };
+  const own = { ...table(2, "a"), subnetIds: ["subnet-nat-a"] };
+  const main = { ...table(3, "a"), main: true };
+  const igw = { ...table(4, "a"), defaultRoute: route({ gatewayId: "igw-0a" }) };
+  const cases: [string, RouteTable[], Set<string> | undefined, string[]][] = [
+    ["a table of private subnets is fair game", [plain], undefined, []],
+    ["a table associated with a NAT's subnet is not", [own], undefined, [
+      "rtb-2 serves_nat_subnet",
+    ]],
+    ["the main table while a NAT subnet follows it is not", [main], new Set(["subnet-nat-a"]), [
+      "rtb-3 serves_nat_subnet",
+    ]],
+    [
+      "the main table once every NAT subnet has its own table is",
+      [main],
+      new Set([
+        "subnet-nat-a",
+        "subnet-nat-b",
+      ]),
+      [],
+    ],
+    ["the main table, unverified, is left alone", [main], undefined, [
+      "rtb-3 main_table_unverified",
+    ]],
+    ["a table whose default route goes to an internet gateway is not", [igw], undefined, [
+      "rtb-4 internet_gateway_route",
+    ]],
+  ];
+  for (const [name, tables, explicit, expected] of cases) {
+    await t.step(`protectedTables(): ${name}`, () => {
+      assert.deepEqual(
+        protectedTables(view(tables, explicit)).map((s) => `${s.resourceId} ${s.reason}`),
+        expected,
+      );
+    });
+  }
 });

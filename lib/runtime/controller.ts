@@ -140,6 +140,7 @@ export class Controller {
         routeTables: remembered.routeTables,
         health: retain(this.#view?.health ?? new Map(), ids),
         generation: (this.#view?.generation ?? 0) + 1,
+        explicitSubnets: await this.#explicitSubnets(sorted, routeTables.items),
       };
       log.debug("discovery.done", {
         instances: sorted.length,
@@ -152,6 +153,30 @@ export class Controller {
       const e = toEc2Error("Describe", error);
       log.error("discovery.failed", { action: e.action, code: e.code, error: e.detail });
       return false;
+    }
+  }
+
+  /**
+   * When a tagged route table is the VPC's main one: which NAT subnets have a table of their
+   * own (the others follow the main table, which must then never point at a NAT). One more
+   * Describe, only then; `undefined` (the main table is left alone) when it fails.
+   */
+  async #explicitSubnets(
+    instances: readonly NatInstance[],
+    routeTables: readonly { readonly main?: boolean }[],
+  ): Promise<Set<string> | undefined> {
+    if (!routeTables.some((t) => t.main === true)) return undefined;
+    const subnets = [...new Set(instances.flatMap((i) => i.subnetId ? [i.subnetId] : []))];
+    try {
+      return await this.deps.ec2.explicitlyAssociated(this.settings.vpcId, subnets);
+    } catch (error) {
+      const e = toEc2Error("DescribeRouteTables", error);
+      this.deps.log.warn("main_table.unverified", {
+        code: e.code,
+        error: e.detail,
+        fix: "the main route table is left alone until its NAT subnets can be checked",
+      });
+      return undefined;
     }
   }
 
