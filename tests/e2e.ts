@@ -211,3 +211,11 @@ export async function stopAll(routers: readonly RouterProcess[]): Promise<void> 
     )
   );
 }
+
+/** A loopback TCP port free right now (for a listener the program under test opens). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

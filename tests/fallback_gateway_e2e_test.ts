@@ -2,11 +2,12 @@
  * End-to-end: `--fallback-nat-gateway` is checked with DescribeNatGateways before it is ever
  * needed. At start, a gateway that is missing, not available, in another VPC or private is bad
  * input: one line naming it, exit 2, nothing changed (only the Describe calls reached EC2).
+ * While running, a gateway that becomes unusable is warned about and never written.
  */
 import assert from "node:assert/strict";
 import { BAD_FALLBACK_GATEWAY_CASES } from "./bad_input_cases.ts";
-import { misrouting, routerArgs } from "./e2e.ts";
-import { runRouter, simEnv } from "./router_process.ts";
+import { FAST, freePort, misrouting, routerArgs, waitUntil } from "./e2e.ts";
+import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
 const GATEWAY = "nat-0a1b2c3d4e5f60718";
@@ -62,4 +63,43 @@ Deno.test("router --fallback-nat-gateway: an unusable gateway at start exits 2, 
       await vpc.close();
     }
   });
+});
+
+Deno.test("router --fallback-nat-gateway: a gateway deleted while running is never written", async () => {
+  const vpc = await SimVpc.standard();
+  vpc.ec2.addNatGateway({ natGatewayId: GATEWAY, vpcId: vpc.vpcId });
+  const router = startRouter({
+    args: routerArgs(vpc, [
+      ...FAST,
+      "--fallback-nat-gateway",
+      GATEWAY,
+      "--metrics-listen",
+      `127.0.0.1:${freePort()}`,
+    ]),
+    env: simEnv({ ec2: vpc.ec2Endpoint }, vpc.routerEnv()),
+  });
+  try {
+    await waitUntil(
+      "the initial allocation",
+      () => misrouting(vpc, vpc.fleet.natIds) === undefined,
+    );
+    vpc.ec2.setNatGatewayState(GATEWAY, "deleted");
+    await router.waitFor(
+      new RegExp(`WARN fallback\\.unusable nat_gateway_id=${GATEWAY} reason=not_available`),
+      30_000,
+    );
+    const listening = await router.waitFor(/metrics\.listening address=(\S+)/);
+    const address = /address=(\S+)/.exec(listening)![1]!;
+    const scraped = await (await fetch(`http://${address}/metrics`)).text();
+    assert.match(scraped, new RegExp(`fallback_gateway_ok\\{nat_gateway_id="${GATEWAY}"\\} 0`));
+    // Every NAT instance down: without a usable gateway, the routes are left as they are.
+    for (const id of vpc.fleet.natIds) await vpc.nat(id).setMode("refusing");
+    await router.waitFor(/ERROR allocation\.no_healthy_nat/, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const toGateway = vpc.ec2Server.calls.filter((c) => c.params.NatGatewayId === GATEWAY);
+    assert.deepEqual(toGateway, [], "no route was written to the deleted gateway");
+  } finally {
+    assert.equal(await router.stop(), 0);
+    await vpc.close();
+  }
 });

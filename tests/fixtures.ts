@@ -5,7 +5,7 @@
  * and fails on demand. Small types take their fields in order (`routeTable(id, zone,
  * route)`); larger ones take an id and the fields that differ from the defaults.
  */
-import type { Ec2, RouteWrite } from "../lib/adapters/ec2.ts";
+import type { Ec2, NatGatewayReader, RouteWrite } from "../lib/adapters/ec2.ts";
 import type { InstanceHealth } from "../lib/core/health.ts";
 import {
   type Allocation,
@@ -13,6 +13,7 @@ import {
   DEFAULT_ROUTE,
   type DefaultRoute,
   type MoveReason,
+  type NatGateway,
   type NatInstance,
   type NetworkInterface,
   type RouteChange,
@@ -146,11 +147,13 @@ export function instanceHealth(
 }
 
 /** An in-memory EC2 port (see `fakeEc2()`). */
-export interface FakeEc2 extends Ec2 {
+export interface FakeEc2 extends Ec2, NatGatewayReader {
   /** What DescribeInstances answers; read at each call, so a test may change it in between. */
   instances: readonly NatInstance[];
   /** What DescribeRouteTables answers; read at each call likewise. */
   routeTables: readonly RouteTable[];
+  /** The NAT gateways DescribeNatGateways knows; read at each call likewise. */
+  natGateways: readonly NatGateway[];
   /**
    * Every call made, failed ones included, in order, one line each: `DescribeInstances`,
    * `DescribeRouteTables`, `CreateRoute rtb-1 -> eni-1`, `ReplaceRoute rtb-1 -> nat-1`,
@@ -206,6 +209,7 @@ export function fakeEc2(
   const fake: FakeEc2 = {
     instances: state.instances ?? [],
     routeTables: state.routeTables ?? [],
+    natGateways: [],
     calls,
     writes,
     count: (action) => calls.filter((line) => line.split(" ")[0] === action).length,
@@ -230,6 +234,13 @@ export function fakeEc2(
         new Set(subnetIds.filter((id) => associated.has(id))),
       );
     },
+    describeNatGateways: (ids) =>
+      call(
+        "DescribeNatGateways",
+        undefined,
+        "",
+        fake.natGateways.filter((g) => ids.includes(g.natGatewayId)),
+      ),
     createRoute: routeWrite("CreateRoute"),
     replaceRoute: routeWrite("ReplaceRoute"),
     disableSourceDestCheck: (change) =>

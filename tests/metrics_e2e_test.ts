@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { CONTENT_TYPE } from "../lib/adapters/prometheus.ts";
 import { serveMetrics } from "../lib/adapters/metrics_server.ts";
-import { FAST, misrouting, routerArgs, targets, waitUntil, waitUntilRouted } from "./e2e.ts";
+import {
+  FAST,
+  freePort,
+  misrouting,
+  routerArgs,
+  targets,
+  waitUntil,
+  waitUntilRouted,
+} from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
@@ -117,13 +125,6 @@ async function scrape(address: string): Promise<Exposition> {
   assert.equal(response.status, 200, text);
   assert.equal(response.headers.get("content-type"), CONTENT_TYPE);
   return parseExposition(text);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,7 +17,12 @@ import type {
 import { allocate, holdDown } from "./allocate.ts";
 import type { FallbackNatGateway } from "./parse.ts";
 import { compareSeniority, electLeader } from "./election.ts";
-import { applyFallback } from "./fallback.ts";
+import {
+  applyFallback,
+  fallbackGatewayIds,
+  type GatewayProblem,
+  usableFallback,
+} from "./fallback.ts";
 import { allDecided, candidates, type HealthState, nextSettleTime } from "./health.ts";
 import {
   activeFights,
@@ -44,6 +49,11 @@ export interface View {
    * table is the VPC's main one (`undefined`: not read, or the read failed).
    */
   readonly explicitSubnets?: ReadonlySet<string> | undefined;
+  /**
+   * What EC2 last said was wrong with configured fallback gateways (checked every few
+   * discoveries); the router never writes a route to one of these.
+   */
+  readonly gatewayProblems?: readonly GatewayProblem[] | undefined;
 }
 
 /** What the decision needs from the configuration. */
@@ -137,6 +147,11 @@ export interface Decision {
   readonly plan: Plan;
   /** Route tables left alone, and why. */
   readonly skipped: readonly Skipped[];
+  /** Each configured fallback gateway, and what is wrong with it (`undefined`: usable). */
+  readonly gateways: readonly {
+    readonly natGatewayId: string;
+    readonly problem: GatewayProblem | undefined;
+  }[];
   /** When a recovering NAT instance leaves its failback hold-down: decide again then. */
   readonly settleAt: number | undefined;
 }
@@ -155,8 +170,13 @@ export function decide(input: DecideInput): Decision | Undecided {
   const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
   // With no healthy NAT there is no leader; every router then applies the fallback (all
   // decide the same target, so their writes agree).
+  const problems = view.gatewayProblems ?? [];
+  const usable = usableFallback(
+    settings.fallbackNatGateway,
+    new Set(problems.map((p) => p.natGatewayId)),
+  );
   const leads = !settings.ec2Election || (self !== undefined && leader === self) ||
-    (leader === undefined && settings.fallbackNatGateway !== undefined);
+    (leader === undefined && usable !== undefined);
   // Just started (daemon only): no history yet, so only moves that restore service, for
   // one failback delay, like a NAT that has just come back.
   const starting = memory.startedAt !== undefined &&
@@ -168,7 +188,7 @@ export function decide(input: DecideInput): Decision | Undecided {
     routeTables,
     holdDown(allocate(routeTables, offered, { instances }), routeTables, held),
     offered.some((c) => !c.recovering),
-    settings.fallbackNatGateway,
+    usable,
   );
   const routes = planRoutes(routeTables, fallback.allocations, instances);
   const fights = findFights(memory, view, now, settings.splitBackoffMs);
@@ -250,6 +270,12 @@ export function decide(input: DecideInput): Decision | Undecided {
     allocations: fallback.allocations,
     plan,
     skipped,
+    gateways: settings.fallbackNatGateway === undefined
+      ? []
+      : fallbackGatewayIds(settings.fallbackNatGateway).map((natGatewayId) => ({
+        natGatewayId,
+        problem: problems.find((p) => p.natGatewayId === natGatewayId),
+      })),
     settleAt: Number.isFinite(settleAt) ? settleAt : undefined,
   };
 }

@@ -122,6 +122,7 @@ Deno.test("statusReport() on a fresh fleet", async (t) => {
       "leader",
       "nats",
       "routeTables",
+      "fallbackGateways",
       "changes",
     ]);
     assert.deepEqual(Object.keys(parsed.routeTables[0]), [

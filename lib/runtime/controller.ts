@@ -8,7 +8,7 @@
  * one runs coalesce into one more.
  */
 import type { Clock } from "../adapters/clock.ts";
-import type { Ec2 } from "../adapters/ec2.ts";
+import type { Ec2, NatGatewayReader } from "../adapters/ec2.ts";
 import { toEc2Error } from "../adapters/ec2.ts";
 import type { Logger } from "../adapters/log.ts";
 import type { Probe } from "../adapters/probe.ts";
@@ -36,7 +36,13 @@ import {
   rememberRole,
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
-import type { NatInstance, ProbeResult, RouteChange, Skipped } from "../model.ts";
+import type { NatInstance, ProbeResult, RouteChange, RouteTable, Skipped } from "../model.ts";
+import {
+  checkFallbackGateways,
+  fallbackGatewayIds,
+  type GatewayProblem,
+  uncoveredTables,
+} from "../core/fallback.ts";
 import { applyPlan, type ApplyResult } from "./apply.ts";
 
 /** What the controller needs from the configuration. */
@@ -50,7 +56,7 @@ export interface ControllerSettings extends DecideSettings {
 }
 
 export interface ControllerDeps {
-  readonly ec2: Ec2;
+  readonly ec2: Ec2 & NatGatewayReader;
   readonly probe: Probe;
   readonly log: Logger;
   readonly clock: Clock;
@@ -79,6 +85,9 @@ export interface CycleOutcome {
   readonly ok: boolean;
 }
 
+/** Fallback gateways are checked on the first discovery and every this many after. */
+const GATEWAY_CHECK_EVERY = 6;
+
 /** What woke a reconcile: logged, never an input to the decision. */
 type Trigger = "discovery" | "health" | "settle" | "once";
 
@@ -100,6 +109,8 @@ export class Controller {
   /** Skipped resources already warned about, by source, so each is logged once. */
   #warned = { discovery: new Set<string>(), decision: new Set<string>() };
   #probeLoops = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  /** Route tables already warned about as not covered by a fallback gateway. */
+  #uncovered = new Set<string>();
   #reconciling: Promise<CycleOutcome> | undefined;
   #again: Trigger | undefined;
   #settleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -141,7 +152,9 @@ export class Controller {
         health: retain(this.#view?.health ?? new Map(), ids),
         generation: (this.#view?.generation ?? 0) + 1,
         explicitSubnets: await this.#explicitSubnets(sorted, routeTables.items),
+        gatewayProblems: await this.#checkGateways(this.#view?.generation ?? 0),
       };
+      this.#warnUncovered(remembered.routeTables);
       log.debug("discovery.done", {
         instances: sorted.length,
         route_tables: remembered.routeTables.length,
@@ -177,6 +190,55 @@ export class Controller {
         fix: "the main route table is left alone until its NAT subnets can be checked",
       });
       return undefined;
+    }
+  }
+
+  /**
+   * Every `GATEWAY_CHECK_EVERY` discoveries (the first included), with a fallback gateway
+   * configured: what is wrong with each gateway now (deleted, no longer available, ...). A
+   * change is logged; a failed check keeps what the last one found.
+   */
+  async #checkGateways(generation: number): Promise<readonly GatewayProblem[] | undefined> {
+    const fallback = this.settings.fallbackNatGateway;
+    const last = this.#view?.gatewayProblems;
+    if (fallback === undefined || generation % GATEWAY_CHECK_EVERY !== 0) return last;
+    try {
+      const found = await this.deps.ec2.describeNatGateways(fallbackGatewayIds(fallback));
+      const problems = checkFallbackGateways(fallback, this.settings.vpcId, found);
+      const before = new Set((last ?? []).map((p) => p.natGatewayId));
+      for (const problem of problems) {
+        if (before.has(problem.natGatewayId)) continue;
+        this.deps.log.warn("fallback.unusable", {
+          nat_gateway_id: problem.natGatewayId,
+          reason: problem.reason,
+          detail: problem.detail,
+          fix: "no route goes to it; pass an available public NAT gateway of the VPC",
+        });
+      }
+      for (const id of before) {
+        if (!problems.some((p) => p.natGatewayId === id)) {
+          this.deps.log.info("fallback.usable", { nat_gateway_id: id });
+        }
+      }
+      return problems;
+    } catch (error) {
+      const e = toEc2Error("DescribeNatGateways", error);
+      this.deps.log.warn("fallback.unchecked", { code: e.code, error: e.detail });
+      return last;
+    }
+  }
+
+  /** Warns once about each table that no configured fallback gateway covers. */
+  #warnUncovered(routeTables: readonly RouteTable[]): void {
+    const fallback = this.settings.fallbackNatGateway;
+    if (fallback === undefined) return;
+    for (const routeTableId of uncoveredTables(routeTables, fallback)) {
+      if (this.#uncovered.has(routeTableId)) continue;
+      this.#uncovered.add(routeTableId);
+      this.deps.log.warn("fallback.uncovered", {
+        route_table_id: routeTableId,
+        fix: "map its zone in --fallback-nat-gateway, or give a default gateway",
+      });
     }
   }
 

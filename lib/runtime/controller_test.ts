@@ -8,7 +8,7 @@ import {
 } from "../../tests/fixtures.ts";
 import { realClock } from "../adapters/clock.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
-import { type Ec2, Ec2Error } from "../adapters/ec2.ts";
+import { Ec2Error } from "../adapters/ec2.ts";
 import { memoryLogger } from "../adapters/log.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import type { Probe } from "../adapters/probe.ts";
@@ -253,7 +253,7 @@ Deno.test("a node that takes over again sees the other leader's writes, not its 
 Deno.test("a follower that becomes leader reads EC2 once more before it writes, whatever woke it", async () => {
   const fake = ec2Of([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
   let describes = 0;
-  const counted: Ec2 = {
+  const counted: FakeEc2 = {
     ...fake,
     describeInstances: (q) => {
       describes++;

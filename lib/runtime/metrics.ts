@@ -64,7 +64,7 @@ export interface MetricsView {
   readonly routeTables: readonly RouteTable[];
   readonly health: HealthState;
   /** The latest decision's leader and whether this node acts on it. */
-  readonly decision: Pick<Decision, "leader" | "acting" | "splits"> | undefined;
+  readonly decision: Pick<Decision, "leader" | "acting" | "splits" | "gateways"> | undefined;
 }
 
 /** The hooks the controller calls (structurally a `ControllerObserver`). */
@@ -128,6 +128,12 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     "Route tables this router leaves alone because another router keeps moving them to a " +
       "NAT instance this one cannot reach (nodes that disagree about health); 0 normally",
   );
+  const gatewayOk = registry.gauge(
+    `${p}fallback_gateway_ok`,
+    "Each --fallback-nat-gateway as EC2 last showed it: 1 usable, 0 not (deleted, not " +
+      "available, another VPC, private); no route goes to an unusable one",
+    ["nat_gateway_id"],
+  );
   const routeTableTarget = registry.gauge(
     `${p}route_table_target`,
     "1 per tagged route table with a default route: instance_id is the NAT instance it " +
@@ -190,6 +196,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     },
     render(view) {
       natHealthy.clear();
+      gatewayOk.clear();
       leader.clear();
       routeTableTarget.clear();
       let acting = false;
@@ -207,6 +214,9 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         if (elected !== undefined) leader.set({ instance_id: elected }, 1);
         acting = view.decision?.acting ?? false;
         splits = view.decision?.splits.length ?? 0;
+        for (const gateway of view.decision?.gateways ?? []) {
+          gatewayOk.set({ nat_gateway_id: gateway.natGatewayId }, gateway.problem ? 0 : 1);
+        }
         const owners = interfaceOwners(view.instances);
         for (const table of view.routeTables) {
           const route = table.defaultRoute;
