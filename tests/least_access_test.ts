@@ -65,6 +65,7 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
       "172.16.0.0/12",
       "192.168.0.0/16",
       "100.64.0.0/10",
+      "198.19.0.0/16", // a range AWS also allows for VPCs (the namespace tests' VPC)
       "0.0.0.0:3128", // listening: --serve-health on the squid port
       "0.0.0.0:9100", // listening: --metrics-listen :9100
     ]);
