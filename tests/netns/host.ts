@@ -25,7 +25,11 @@ export interface CommandResult {
 }
 
 /** Runs a command to completion; never throws for a non-zero exit. */
-export async function run(command: string, args: readonly string[], stdin?: string) {
+export async function run(
+  command: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<CommandResult> {
   const child = new Deno.Command(command, {
     args: [...args],
     stdin: stdin === undefined ? "null" : "piped",
@@ -43,7 +47,7 @@ export async function run(command: string, args: readonly string[], stdin?: stri
     code: output.code,
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
-  } satisfies CommandResult;
+  };
 }
 
 /** Runs a command and throws with its stderr when it fails. */
@@ -62,7 +66,12 @@ export async function must(
 }
 
 /** `ip netns exec <ns> <command…>`, throwing on failure. */
-export function inNs(ns: string, command: string, args: readonly string[], stdin?: string) {
+export function inNs(
+  ns: string,
+  command: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<string> {
   return must("ip", ["netns", "exec", ns, command, ...args], stdin);
 }
 

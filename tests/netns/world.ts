@@ -747,24 +747,6 @@ export class NetWorld {
   }
 }
 
-async function pipeBoth(a: Deno.Conn, b: Deno.Conn): Promise<void> {
-  const copy = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable, { preventClose: true });
-    } catch { /* closed */ }
-    try {
-      await to.closeWrite();
-    } catch { /* closed */ }
-  };
-  await Promise.all([copy(a, b), copy(b, a)]);
-  try {
-    a.close();
-  } catch { /* closed */ }
-  try {
-    b.close();
-  } catch { /* closed */ }
-}
-
 async function eachLine(stream: ReadableStream<Uint8Array>, sink: (line: string) => void) {
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
