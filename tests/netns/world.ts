@@ -146,6 +146,7 @@ export class NetWorld {
   #caFile = "";
   #vpcRouter: Promise<void> | undefined;
   #closed = false;
+  #withSquid = true;
   readonly #unload = () => this.#teardownSync();
 
   private constructor(options: NetWorldOptions) {
@@ -218,6 +219,7 @@ export class NetWorld {
           publicIp,
           launchTime: firstLaunch + index * 60_000,
           tags: { [TAG_CLUSTER_ID]: this.clusterId, [TAG_ZONE]: zone },
+          sourceDestCheck: false, // as an operator launches a NAT instance
         });
         const imds = new ImdsServer({ instanceId, zone, region: this.region, privateIp });
         sockets.set(index, this.#relayTo(imds.endpoint, `imds${index}`));
@@ -329,7 +331,8 @@ export class NetWorld {
     for (const nat of this.nats) {
       if (options.only && !options.only.includes(nat.instanceId)) continue;
       this.#routerArgs.set(nat.instanceId, args);
-      if (options.squid ?? true) await this.startSquid(nat.instanceId);
+      this.#withSquid = options.squid ?? true;
+      if (this.#withSquid) await this.startSquid(nat.instanceId);
       this.#startRouter(nat, args);
     }
   }
@@ -340,16 +343,32 @@ export class NetWorld {
     nat.squid = await this.#agent(nat.ns, { squidPort: HEALTH_PORT });
   }
 
+  /** The squid stand-in stops: the health port refuses (the NAT still forwards). */
+  async stopSquid(instanceId: string): Promise<void> {
+    const nat = this.nat(instanceId);
+    if (nat.squid) await this.#stopAgent(nat.squid);
+    nat.squid = undefined;
+  }
+
   #startRouter(nat: WorldNat, args: readonly string[]): void {
     const home = Deno.env.get("HOME") ?? "/root";
     nat.router = startRouter({
       name: `router-${nat.index}`,
       args: [],
+      // In the router's own mount namespace (ip netns exec makes one, private), ip_forward is
+      // bind-mounted where the shipped set may read it: Deno 2 refuses any /proc path without
+      // --allow-all. A systemd unit does the same with BindReadOnlyPaths=.
       command: [
         "ip",
         "netns",
         "exec",
         nat.ns,
+        "sh",
+        "-c",
+        "mount -t tmpfs tmpfs /run && mkdir /run/aws-nat-router && " +
+        "touch /run/aws-nat-router/ip_forward && " +
+        "mount --bind -o ro /proc/sys/net/ipv4/ip_forward /run/aws-nat-router/ip_forward && " +
+        'exec "$0" "$@"',
         Deno.execPath(),
         "run",
         "-P=default",
@@ -365,6 +384,7 @@ export class NetWorld {
         HOME: home,
         DENO_DIR: Deno.env.get("DENO_DIR") ?? `${home}/.cache/deno`,
         DENO_CERT: this.#caFile,
+        AWS_NAT_ROUTER_IP_FORWARD_PATH: "/run/aws-nat-router/ip_forward",
         NO_COLOR: "1",
         PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
       },
@@ -396,7 +416,7 @@ export class NetWorld {
     await this.#ip(nat.ns, "link set in0 up");
     await this.#ip(nat.ns, "link set out0 up");
     await this.#ip(nat.ns, `route replace default via ${SINK_ADDRESS}`);
-    if (options.squid ?? true) await this.startSquid(instanceId);
+    if (options.squid ?? this.#withSquid) await this.startSquid(instanceId);
     this.#startRouter(nat, this.#routerArgs.get(instanceId) ?? []);
   }
 
