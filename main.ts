@@ -190,7 +190,11 @@ async function route(
   try {
     const controller = new Controller(config, {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+      }),
       log,
       clock: realClock,
       self: identity?.instanceId,
@@ -277,7 +281,11 @@ async function status(
   try {
     const controller = new Controller({ ...config, dryRun: true }, {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+      }),
       log,
       clock: realClock,
       self: undefined,

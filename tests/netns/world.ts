@@ -326,7 +326,12 @@ export class NetWorld {
    */
   async startRouters(
     args: readonly string[],
-    options: { readonly only?: readonly string[]; readonly squid?: boolean } = {},
+    options: {
+      readonly only?: readonly string[];
+      readonly squid?: boolean;
+      /** Start the next router only once this one printed a matching line. */
+      readonly oneByOne?: RegExp;
+    } = {},
   ): Promise<void> {
     for (const nat of this.nats) {
       if (options.only && !options.only.includes(nat.instanceId)) continue;
@@ -334,6 +339,7 @@ export class NetWorld {
       this.#withSquid = options.squid ?? true;
       if (this.#withSquid) await this.startSquid(nat.instanceId);
       this.#startRouter(nat, args);
+      if (options.oneByOne) await nat.router!.waitFor(options.oneByOne, 30_000);
     }
   }
 
