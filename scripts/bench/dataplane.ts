@@ -357,8 +357,8 @@ if (import.meta.main) {
     out: values.out,
     argv: ["--scenario", "dataplane", ...Deno.args],
     random: benchRandom(),
-    // deno-lint-ignore no-console
     progress: (m) =>
+      // deno-lint-ignore no-console
       console.error(
         `[dataplane ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`,
       ),
