@@ -408,15 +408,15 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     placeholder: "N",
     description: "Staggered TCP connects per health check, over one --timeout; " +
       "it passes if any succeeds (1 to 20)",
-    initial: { value: 6, shown: "6" },
-    parse: (text) => parseInteger(text, 1, 20, "6"),
+    initial: { value: 12, shown: "12" },
+    parse: (text) => parseInteger(text, 1, 20, "12"),
   },
   fall: {
     flag: "fall",
     placeholder: "N",
     description: "Failed checks in a row before a NAT instance is unhealthy (1 to 10)",
-    initial: { value: 2, shown: "2" },
-    parse: (text) => parseInteger(text, 1, 10, "2"),
+    initial: { value: 1, shown: "1" },
+    parse: (text) => parseInteger(text, 1, 10, "1"),
   },
   rise: {
     flag: "rise",

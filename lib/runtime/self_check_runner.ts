@@ -34,18 +34,20 @@ export const DEFAULT_HEALTH_ADDRESS = "0.0.0.0";
 /** Overrides the address the health port listens on (tests: the instance's 127.x address). */
 export const HEALTH_ADDRESS_ENV = "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS";
 
-/** A TCP connect to `target` within `timeoutMs`; failure is a value. */
+/** A TCP check of `target` (staggered `attempts` within `timeoutMs`); failure is a value. */
 export type Connect = (
   target: HostPort,
   timeoutMs: number,
+  attempts?: number,
 ) => Promise<{ readonly healthy: boolean; readonly error: string | undefined }>;
 
 /** The real connect: a TCP probe (`probe.ts`, the only caller of `Deno.connect`). */
 export function tcpConnect(
   target: HostPort,
   timeoutMs: number,
+  attempts = 1,
 ): ReturnType<Connect> {
-  return createTcpProbe({ port: target.port, timeoutMs })({
+  return createTcpProbe({ port: target.port, timeoutMs, attempts })({
     instanceId: "egress",
     address: target.hostname,
   });
@@ -65,6 +67,8 @@ export interface SelfCheckSettings {
   readonly egress: HostPort | undefined;
   /** Egress connect timeout (`--timeout`). */
   readonly timeoutMs: number;
+  /** Staggered egress connects per check (`--probe-attempts`; default 1). */
+  readonly attempts?: number;
   /** How often EC2 is asked for this instance's source/dest check (`--interval`). */
   readonly describeIntervalMs: number;
 }
@@ -135,7 +139,7 @@ export class SelfCheck {
     const target = this.settings.egress;
     if (target === undefined) return undefined;
     const connect = this.deps.connect ?? tcpConnect;
-    const result = await connect(target, this.settings.timeoutMs);
+    const result = await connect(target, this.settings.timeoutMs, this.settings.attempts ?? 1);
     return { target: formatHostPort(target), reachable: result.healthy, error: result.error };
   }
 
@@ -271,6 +275,7 @@ export function startNodeHealth(
     | "vpcId"
     | "clusterId"
     | "timeoutMs"
+    | "probeAttempts"
     | "intervalMs"
     | "probeIntervalMs"
     | "fall"
@@ -304,6 +309,7 @@ export function startNodeHealth(
       ipForwardPath: local(IP_FORWARD_PATH_ENV) ?? DEFAULT_IP_FORWARD_PATH,
       egress: config.egressCheck,
       timeoutMs: config.timeoutMs,
+      attempts: config.probeAttempts,
       describeIntervalMs: config.intervalMs,
     }, {
       ec2: deps.ec2,
