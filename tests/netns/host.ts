@@ -126,13 +126,12 @@ export function checkHost(log: (line: string) => void = () => {}): Promise<Prefl
   return preflight;
 }
 
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether a process runs. Not by reading `/proc/<pid>`: Deno refuses any `/proc` path without
+ * `--allow-all` (NotCapable), which would make every live world look stale.
+ */
+async function alive(pid: number): Promise<boolean> {
+  return (await run("ps", ["-p", String(pid)])).code === 0;
 }
 
 /** Namespace names on this host, as `ip netns list` prints them. */
@@ -155,10 +154,12 @@ export async function removeNamespace(ns: string): Promise<void> {
 
 /** Removes namespaces (and their files) built by processes that no longer run. */
 export async function sweepStale(): Promise<string[]> {
-  const stale = (await namespaces()).filter((ns) => {
+  const stale: string[] = [];
+  for (const ns of await namespaces()) {
     const match = PREFIX_PATTERN.exec(ns);
-    return match !== null && Number(match[1]) !== Deno.pid && !alive(Number(match[1]));
-  });
+    if (match === null || Number(match[1]) === Deno.pid) continue;
+    if (!(await alive(Number(match[1])))) stale.push(ns);
+  }
   for (const ns of stale) await removeNamespace(ns);
   return stale;
 }
