@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-console
 /**
  * @module `demo --net`: the demo's story on real packets (the namespace world of tests/netns/,
  * root on Linux). Draws, live, one timeline per private subnet — which NAT carries its
