@@ -87,10 +87,10 @@ Deno.test({
     const gone = new Deno.Command("true").spawn();
     const { success } = await gone.status;
     assert.ok(success);
-    const stale = `anr${gone.pid}x1-stale`;
+    const stale = `anr${gone.pid}w1-stale`;
     // Another process's world (another test run on this host) is live: kept.
     const other = new Deno.Command("sleep", { args: ["30"] }).spawn();
-    const live = `anr${other.pid}x1-live`;
+    const live = `anr${other.pid}w1-live`;
     await run("ip", ["netns", "add", stale]);
     await run("ip", ["netns", "add", live]);
     try {

@@ -3,19 +3,20 @@
  * root, `ip netns`, `nft` — installed with apt-get when missing on Debian), running `ip`/`nft`
  * commands, the per-run name prefix, and sweeping namespaces left by a killed run.
  *
- * Every namespace is named `anr<pid>x<n>-<role>`: `<pid>` is the process that built it, so a
+ * Every namespace is named `anr<pid>w<n>-<role>`: `<pid>` is the process that built it, so a
  * later run can tell a stale world (its process is gone) from a live one and remove it.
  * Interfaces and nftables tables live inside those namespaces and go with them; the only
  * other thing a world leaves on the host is `/etc/netns/<namespace>/` (hosts, resolv.conf).
  */
 
-const PREFIX_PATTERN = /^anr(\d+)x\d+-/;
+/** `w`; `x` was the scheme whose sweep mistook every live world for a stale one. */
+const PREFIX_PATTERN = /^anr(\d+)[wx]\d+-/;
 let worlds = 0;
 
 /** A fresh prefix for one world, unique on this host while this process lives. */
 export function newPrefix(): string {
   worlds += 1;
-  return `anr${Deno.pid}x${worlds}-`;
+  return `anr${Deno.pid}w${worlds}-`;
 }
 
 export interface CommandResult {
