@@ -311,7 +311,12 @@ async function route(
     const controller = new Controller(config, {
       ec2,
       probe: explainRefusedProbes(
-        createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+        createTcpProbe({
+          port: config.port,
+          timeoutMs: config.timeoutMs,
+          attempts: config.probeAttempts,
+          refusalWindowMs: config.probeIntervalMs,
+        }),
         log,
       ),
       log,
@@ -449,7 +454,12 @@ async function status(
   try {
     const controller = new Controller({ ...config, dryRun: true }, {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+        refusalWindowMs: config.probeIntervalMs,
+      }),
       log,
       clock: realClock,
       self: undefined,

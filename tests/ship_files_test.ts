@@ -128,7 +128,7 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
       NoNewPrivileges: "yes",
       ProtectSystem: "strict",
       ProtectHome: "tmpfs",
-      BindReadOnlyPaths: "-/root/.aws",
+      BindReadOnlyPaths: "-/root/.aws /proc/sys/net/ipv4/ip_forward:/run/aws-nat-router/ip_forward",
       PrivateTmp: "yes",
       PrivateDevices: "yes",
       ProtectKernelTunables: "yes",

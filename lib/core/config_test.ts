@@ -41,11 +41,12 @@ const DEFAULTS: Config = {
   region: undefined,
   ec2Election: false,
   intervalMs: 5_000,
-  timeoutMs: 500,
+  timeoutMs: 100,
   port: 3128,
   public: false,
-  probeIntervalMs: 1_000,
-  fall: 2,
+  probeIntervalMs: 600,
+  probeAttempts: 12,
+  fall: 1,
   rise: 2,
   failbackDelayMs: 30_000,
   once: false,
@@ -65,7 +66,7 @@ const DEFAULTS: Config = {
   requestTimeoutMs: 5_000,
   writeTrustMs: 10_000,
   splitBackoffMs: 240_000,
-  successionMs: 6_000,
+  successionMs: 5_600,
 };
 
 Deno.test("parseConfig() accepts", async (t) => {
@@ -345,22 +346,22 @@ const EVERY_FLAG: readonly {
       intervalMs: 10_000,
       requestTimeoutMs: 10_000,
       writeTrustMs: 20_000,
-      successionMs: 11_000,
+      successionMs: 10_600,
     },
     flag: ["--interval", "1m"],
     fromFlag: {
       intervalMs: 60_000,
       requestTimeoutMs: 10_000,
       writeTrustMs: 120_000,
-      successionMs: 11_000,
+      successionMs: 10_600,
     },
   },
   {
     variable: "AWS_NAT_ROUTER_TIMEOUT",
     envText: "250ms",
     fromEnv: { timeoutMs: 250 },
-    flag: ["--timeout", "750ms"],
-    fromFlag: { timeoutMs: 750 },
+    flag: ["--timeout", "450ms"],
+    fromFlag: { timeoutMs: 450 },
   },
   {
     variable: "AWS_NAT_ROUTER_PORT",
@@ -382,6 +383,13 @@ const EVERY_FLAG: readonly {
     fromEnv: { probeIntervalMs: 2_000 },
     flag: ["--probe-interval", "3s"],
     fromFlag: { probeIntervalMs: 3_000 },
+  },
+  {
+    variable: "AWS_NAT_ROUTER_PROBE_ATTEMPTS",
+    envText: "3",
+    fromEnv: { probeAttempts: 3 },
+    flag: ["--probe-attempts", "1"],
+    fromFlag: { probeAttempts: 1 },
   },
   {
     variable: "AWS_NAT_ROUTER_FALL",
@@ -512,14 +520,14 @@ const EVERY_FLAG: readonly {
       intervalMs: 10_000,
       requestTimeoutMs: 10_000,
       writeTrustMs: 20_000,
-      successionMs: 11_000,
+      successionMs: 10_600,
     },
     flag: ["--interval", "2s"],
     fromFlag: {
       intervalMs: 2_000,
       requestTimeoutMs: 2_000,
       writeTrustMs: 4_000,
-      successionMs: 3_000,
+      successionMs: 2_600,
     },
   },
   {
@@ -680,7 +688,7 @@ Deno.test("parseConfig() keeps the original tool's deployments working", async (
       intervalMs: 10_000,
       requestTimeoutMs: 10_000,
       writeTrustMs: 20_000,
-      successionMs: 11_000,
+      successionMs: 10_600,
       ec2Election: true,
       port: 3129,
       timeoutMs: 50,
@@ -759,7 +767,7 @@ Deno.test("parseConfig() keeps the original tool's deployments working", async (
     ["--timeout 2s alone", [...VPC, "--timeout", "2s"], {}, 2_000, 4_000],
     ["NAT_HC_TIMEOUT=2s alone", VPC, { NAT_HC_TIMEOUT: "2s" }, 2_000, 4_000],
     ["--timeout 1m alone, the longest", [...VPC, "--timeout", "1m"], {}, 60_000, 120_000],
-    ["--timeout 500ms keeps the default", [...VPC, "--timeout", "500ms"], {}, 500, 1_000],
+    ["--timeout 500ms keeps the default", [...VPC, "--timeout", "500ms"], {}, 500, 600],
     [
       "a given --probe-interval is kept",
       [...VPC, "--timeout", "1s", "--probe-interval", "3s"],
@@ -775,7 +783,7 @@ Deno.test("parseConfig() keeps the original tool's deployments working", async (
       assert.equal(result.config.timeoutMs, timeoutMs);
       assert.equal(result.config.probeIntervalMs, probeIntervalMs);
       const derived = result.warnings.filter((w) => w.startsWith("Derived --probe-interval"));
-      assert.equal(derived.length, probeIntervalMs === 2 * timeoutMs && timeoutMs >= 1_000 ? 1 : 0);
+      assert.equal(derived.length, probeIntervalMs === 2 * timeoutMs && timeoutMs >= 600 ? 1 : 0);
     });
   }
 
@@ -783,7 +791,7 @@ Deno.test("parseConfig() keeps the original tool's deployments working", async (
     const result = parseConfig(VPC, { NAT_HC_TIMEOUT: "1s" });
     assert.ok(result.ok && result.action === "config");
     assert.deepEqual(result.warnings, [
-      'Derived --probe-interval "2s" from --timeout (set by NAT_HC_TIMEOUT) "1s": the default "1s" is not longer than the timeout; pass --probe-interval to choose it',
+      'Derived --probe-interval "2s" from --timeout (set by NAT_HC_TIMEOUT) "1s": the default "600ms" is not longer than the timeout; pass --probe-interval to choose it',
     ]);
   });
 });
@@ -821,7 +829,7 @@ Deno.test("helpText()", async (t) => {
   });
 
   await t.step("helpText() shows the defaults", () => {
-    for (const line of ["Default: squid", "Default: 500ms", "Default: 5s", "Default: 3128"]) {
+    for (const line of ["Default: squid", "Default: 100ms", "Default: 5s", "Default: 3128"]) {
       assert.ok(text.includes(line), `missing ${line}`);
     }
     assert.match(text, /--vpc-id ID +VPC[^\n]*\n +Required; env: AWS_NAT_ROUTER_VPC_ID/);
