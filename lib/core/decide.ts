@@ -152,7 +152,10 @@ export interface Decision {
     readonly natGatewayId: string;
     readonly problem: GatewayProblem | undefined;
   }[];
-  /** When a recovering NAT instance leaves its failback hold-down: decide again then. */
+  /**
+   * When to decide again although nothing changed: a recovering NAT leaves its failback
+   * hold-down, a held-back move comes due, or a required change falls to this node.
+   */
   readonly settleAt: number | undefined;
 }
 
@@ -184,9 +187,19 @@ export function decide(input: DecideInput): Decision | Undecided {
   const held = starting
     ? new Set(routeTables.map((t) => t.routeTableId))
     : recentlyChanged(memory, now, settings.failbackDelayMs);
+  const wanted = allocate(routeTables, offered, { instances });
+  const kept = holdDown(wanted, routeTables, held);
+  // A move held back now is due when its hold-down ends: decide again then, not a tick later.
+  const heldUntil = kept.flatMap((allocation, i) =>
+    allocation.instanceId === wanted[i]?.instanceId ? [] : [
+      starting
+        ? memory.startedAt! + settings.failbackDelayMs
+        : (memory.changedAt.get(allocation.routeTableId) ?? now) + settings.failbackDelayMs,
+    ]
+  );
   const fallback = applyFallback(
     routeTables,
-    holdDown(allocate(routeTables, offered, { instances }), routeTables, held),
+    kept,
     offered.some((c) => !c.recovering),
     usable,
   );
@@ -249,7 +262,11 @@ export function decide(input: DecideInput): Decision | Undecided {
   const successionAt = rank > 0 && !succeeding
     ? Math.min(...required.map((c) => dueAt(c.routeTableId)))
     : Infinity;
-  const settleAt = Math.min(nextSettleTime(health, now, options) ?? Infinity, successionAt);
+  const settleAt = Math.min(
+    nextSettleTime(health, now, options) ?? Infinity,
+    successionAt,
+    ...(acting ? heldUntil : []),
+  );
   return {
     decided: true,
     now,

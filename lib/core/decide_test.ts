@@ -263,7 +263,9 @@ Deno.test("decide() holds optional moves", async (t) => {
 
   await t.step("not within a failback delay of the daemon's start", () => {
     const memory = freshMemory(NOW - 10_000);
-    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+    const d = decided(decide(input({ tables, health: back, memory })));
+    assert.deepEqual(targets(d), []);
+    assert.equal(d.settleAt, NOW - 10_000 + 30_000, "and it decides again when the hold ends");
     const later = freshMemory(NOW - 30_000);
     assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory: later })))), [
       "rtb-1->i-1:zone_preference",
@@ -272,7 +274,9 @@ Deno.test("decide() holds optional moves", async (t) => {
 
   await t.step("not within a failback delay of the table's last change", () => {
     const memory = { ...freshMemory(), changedAt: new Map([["rtb-1", NOW - 5000]]) };
-    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+    const d = decided(decide(input({ tables, health: back, memory })));
+    assert.deepEqual(targets(d), []);
+    assert.equal(d.settleAt, NOW - 5000 + 30_000, "and it decides again when the hold ends");
   });
 
   await t.step("and says when a recovering NAT settles (settleAt)", () => {
