@@ -6,6 +6,7 @@
  * route)`); larger ones take an id and the fields that differ from the defaults.
  */
 import type { Ec2, NatGatewayReader, RouteWrite } from "../lib/adapters/ec2.ts";
+import type { DecideSettings } from "../lib/core/decide.ts";
 import type { InstanceHealth } from "../lib/core/health.ts";
 import {
   type Allocation,
@@ -19,6 +20,27 @@ import {
   type RouteChange,
   type RouteTable,
 } from "../lib/model.ts";
+
+/**
+ * What `decide()` needs from the configuration, as a unit test starts from it: no election,
+ * two probes to flip health, a 30 s failback delay, no recovery, no fallback gateway, and the
+ * derived windows of a 5 s `--interval`; `fields` override any of these.
+ */
+export function decideSettings(fields: Partial<DecideSettings> = {}): DecideSettings {
+  return {
+    ec2Election: false,
+    fall: 2,
+    rise: 2,
+    failbackDelayMs: 30_000,
+    recovery: "off",
+    recoveryAfterMs: 60_000,
+    fallbackNatGateway: undefined,
+    writeTrustMs: 10_000,
+    splitBackoffMs: 240_000,
+    successionMs: 6_000,
+    ...fields,
+  };
+}
 
 /** A default route: active, no target, overridden by `fields`. */
 export function route(fields: Partial<DefaultRoute> = {}): DefaultRoute {

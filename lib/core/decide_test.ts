@@ -1,6 +1,7 @@
 /** @module Tests for `decide()`: one reconcile's whole decision from view, memory and time. */
 import assert from "node:assert/strict";
 import {
+  decideSettings,
   instanceHealth,
   natInstance,
   route,
@@ -19,18 +20,7 @@ import {
 import { freshMemory, rememberApplied } from "./memory.ts";
 
 const NOW = 1_000_000;
-const SETTINGS: DecideSettings = {
-  ec2Election: false,
-  fall: 2,
-  rise: 2,
-  failbackDelayMs: 30_000,
-  recovery: "off",
-  recoveryAfterMs: 60_000,
-  fallbackNatGateway: undefined,
-  writeTrustMs: 10_000,
-  splitBackoffMs: 240_000,
-  successionMs: 6_000,
-};
+const SETTINGS: DecideSettings = decideSettings();
 
 function nat(n: number, zone: string): NatInstance {
   return natInstance(`i-${n}`, { zone, launchTime: n * 1000 });

@@ -1,6 +1,12 @@
 /** @module Tests for the `status` report: what it says, and its table and JSON forms. */
 import assert from "node:assert/strict";
-import { instanceHealth, natInstance, route, routeTable } from "../../tests/fixtures.ts";
+import {
+  decideSettings,
+  instanceHealth,
+  natInstance,
+  route,
+  routeTable,
+} from "../../tests/fixtures.ts";
 import { decide as decideCycle, type Decision } from "./decide.ts";
 import type { HealthState, InstanceHealth } from "./health.ts";
 import { freshMemory } from "./memory.ts";
@@ -47,18 +53,7 @@ function decide(
   const decision = decideCycle({
     view: { instances, routeTables, health, generation: 1 },
     memory: freshMemory(),
-    settings: {
-      ec2Election: false,
-      fall: 2,
-      rise: 2,
-      failbackDelayMs: 30_000,
-      recovery: "off",
-      recoveryAfterMs: 60_000,
-      fallbackNatGateway: undefined,
-      writeTrustMs: 10_000,
-      splitBackoffMs: 240_000,
-      successionMs: 6_000,
-    },
+    settings: decideSettings(),
     self: undefined,
     now: NOW,
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  decideSettings,
   type FakeEc2,
   fakeEc2,
   natInstance,
@@ -14,22 +15,13 @@ import type { NatInstance, RouteTable } from "../model.ts";
 import type { Probe } from "../adapters/probe.ts";
 
 const SETTINGS: ControllerSettings = {
+  ...decideSettings({ fall: 1, rise: 1, failbackDelayMs: 0 }),
   vpcId: "vpc-0123abcd",
   clusterId: "squid",
-  ec2Election: false,
   intervalMs: 5000,
   probeIntervalMs: 10,
-  fall: 1,
-  rise: 1,
-  failbackDelayMs: 0,
   public: false,
   dryRun: false,
-  recovery: "off",
-  recoveryAfterMs: 60_000,
-  fallbackNatGateway: undefined,
-  writeTrustMs: 10_000,
-  splitBackoffMs: 240_000,
-  successionMs: 6_000,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
