@@ -303,7 +303,8 @@ Deno.test("router --metrics-listen: counters move during a failover and a thrott
         const zone = vpc.ec2.instance(b1)!.zone;
         assert.equal(value(after, "aws_nat_router_nat_healthy", { instance_id: b1, zone }), 0);
         assert.ok(
-          value(after, "aws_nat_router_probes_total", { instance_id: b1, result: "refused" }) >= 2,
+          // --fall 1 by default: one refused check is the verdict
+          value(after, "aws_nat_router_probes_total", { instance_id: b1, result: "refused" }) >= 1,
         );
         assert.ok(replaced(after) - replaced(before) >= its.length, "ReplaceRoute ok counted");
         for (const table of its) {
