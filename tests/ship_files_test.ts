@@ -102,13 +102,13 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
   });
 
   await t.step(
-    "it runs the router with the original flags, VPC and cluster from the env file",
+    "it runs the router with the original flags but --timeout, VPC and cluster from the env file",
     () => {
       assert.equal(one("Service.EnvironmentFile"), "/etc/aws-nat-router/env");
       assert.equal(
         one("Service.ExecStart"),
         "/usr/local/bin/aws-nat-router --vpc-id ${VPC_ID} --cluster-id ${CLUSTER_ID} " +
-          "--ec2-election --timeout 500ms --interval 5s",
+          "--ec2-election --interval 5s",
       );
       assert.ok(unit.get("Service.Environment")?.includes("CLUSTER_ID=squid"));
       assert.match(unit.get("Service.Environment")!.join(" "), /RELEASE_TAG=v\d+\.\d+\.\d+/);
