@@ -260,11 +260,13 @@ Deno.test("router settles races with another writer between its read and its wri
 
 Deno.test("router exits 0 within 5 s on SIGTERM amid 50 slow writes, each route old or new", async () => {
   const vpc = await SimVpc.standard({ tablesPerZone: 0 });
-  const { clusterId, zones, internetGatewayId, natIds } = vpc.fleet;
+  const { clusterId, zones, natIds } = vpc.fleet;
+  // Each table's default route goes to a managed NAT gateway: a target the router takes over.
+  const natGatewayId = "nat-0f1e2d3c4b5a69788";
   const tables = Array.from({ length: 50 }, (_, n) =>
     vpc.addRouteTable({
       tags: { [TAG_CLUSTER_ID]: clusterId, [TAG_ZONE]: zones[n % zones.length]! },
-      routes: [{ destinationCidrBlock: "0.0.0.0/0", gatewayId: internetGatewayId }],
+      routes: [{ destinationCidrBlock: "0.0.0.0/0", natGatewayId }],
     }));
   vpc.ec2Server.delay(300, { action: "ReplaceRoute" });
   const router = startRouter({
@@ -277,14 +279,14 @@ Deno.test("router exits 0 within 5 s on SIGTERM amid 50 slow writes, each route 
     assert.equal(await router.stop("SIGTERM"), 0, router.lines.slice(-10).join("\n"));
     const tookMs = performance.now() - started;
     assert.ok(tookMs < 5000, `exited after ${Math.round(tookMs)} ms`);
-    const moved = tables.filter((table) => vpc.ec2.defaultRouteTarget(table) !== internetGatewayId);
+    const moved = tables.filter((table) => vpc.ec2.defaultRouteTarget(table) !== natGatewayId);
     for (const table of tables) {
       const route = vpc.ec2.routeTable(table)?.routes.find((r) =>
         r.destinationCidrBlock === "0.0.0.0/0"
       );
       assert.ok(route, `${table} lost its default route`);
-      const old = route.gatewayId === internetGatewayId && route.instanceId === undefined;
-      const fresh = route.gatewayId === undefined && natIds.includes(route.instanceId ?? "") &&
+      const old = route.natGatewayId === natGatewayId && route.instanceId === undefined;
+      const fresh = route.natGatewayId === undefined && natIds.includes(route.instanceId ?? "") &&
         vpc.ec2.instance(route.instanceId!)?.networkInterfaces[0]?.networkInterfaceId ===
           route.networkInterfaceId;
       assert.ok(old || fresh, `${table} is half-written: ${JSON.stringify(route)}`);

@@ -19,7 +19,9 @@ const SELF_CHECK = [
   ...ARGS,
   "--self-check",
   "--serve-health",
-  "3128",
+  "3127", // the health-serving port of the shipped permission set (squid keeps 3128)
+  "--port",
+  "3127",
   "--egress-check",
   "ec2.us-east-1.amazonaws.com:443",
 ];

@@ -204,9 +204,10 @@ Deno.test("router daemon: repairs a blackholed route and one deleted behind its 
 
     await t.step("a route pointed elsewhere behind its back is taken back", async () => {
       const table = vpc.fleet.routeTableIds[1]!;
+      // A managed NAT gateway: taken over (a route to an internet gateway never is).
       vpc.ec2.setRoute(table, {
         destinationCidrBlock: "0.0.0.0/0",
-        gatewayId: vpc.fleet.internetGatewayId,
+        natGatewayId: "nat-0f1e2d3c4b5a69788",
       });
       await waitUntilRouted("the route was taken back", vpc, [a1, b1]);
       await router.waitFor(/route\.replaced .*reason=foreign_target/);

@@ -11,6 +11,7 @@ import { FAST, misrouting, routerArgs } from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc, type StandardVpc } from "./sim/vpc.ts";
 import { onceDeadlineMs, REGION_FIX } from "../lib/core/startup.ts";
+import { parseConfig } from "../lib/core/config.ts";
 
 /** A loopback port nothing listens on: the metadata service is unreachable there. */
 function closedPort(): number {
@@ -40,8 +41,11 @@ function between(first: string, last: string): number {
 
 const quoted = (text: string) => JSON.stringify(text).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-// The default timing: fall = rise = 2, probe interval 1s.
-const DEADLINE_MS = onceDeadlineMs({ fall: 2, rise: 2, probeIntervalMs: 1_000 });
+// The deadline at the default timing (whatever the defaults of --fall, --rise and
+// --probe-interval are).
+const DEFAULTS = parseConfig(["--vpc-id", "vpc-0123abcd"], {});
+assert.ok(DEFAULTS.ok && DEFAULTS.action === "config");
+const DEADLINE_MS = onceDeadlineMs(DEFAULTS.config);
 
 Deno.test("router --once without a region or without its identity gives up within its deadline", async (t) => {
   const vpc = await SimVpc.standard();

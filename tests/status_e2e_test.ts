@@ -82,6 +82,7 @@ Deno.test("status on a fresh VPC prints what the first cycle would do, and chang
         "leader",
         "nats",
         "routeTables",
+        "fallbackGateways",
         "changes",
       ]);
       assert.equal(report.vpcId, vpc.vpcId);

@@ -157,7 +157,9 @@ export class NetWorld {
     this.propagationDelayMs = options.propagationDelayMs ?? 0;
     this.sim = new Ec2Sim();
     this.vpcId = this.sim.addVpc({ cidrBlock: "198.19.0.0/16" });
-    this.natGatewayId = this.sim.newId("nat");
+    // The managed NAT gateway (its namespace is built with the world), known to EC2 as an
+    // available public gateway of the VPC, so --fallback-nat-gateway accepts it.
+    this.natGatewayId = this.sim.addNatGateway({ vpcId: this.vpcId });
   }
 
   /** Builds the world (sweeping stale ones first); tears down what was built if it fails. */

@@ -116,6 +116,7 @@ export class SimVpc {
   readonly healthPort: number;
   readonly #rebootMs: number;
   readonly #nats = new Map<string, NatListener>();
+  readonly #publicSubnets = new Map<string, string>();
   readonly #imds = new Map<string, ImdsServer>();
   readonly #reboots = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #pending = new Set<Promise<void>>();
@@ -238,6 +239,20 @@ export class SimVpc {
     };
   }
 
+  /**
+   * The zone's public subnet, where NAT instances run (as on AWS), made on first use: never
+   * one of the private subnets the route tables serve.
+   */
+  #publicSubnet(vpcId: string, zone: string): string {
+    const key = `${vpcId}/${zone}`;
+    let subnetId = this.#publicSubnets.get(key);
+    if (subnetId === undefined) {
+      subnetId = this.ec2.addSubnet(vpcId, zone);
+      this.#publicSubnets.set(key, subnetId);
+    }
+    return subnetId;
+  }
+
   /** A running (by default) instance with its health listener and metadata service. */
   addInstance(options: SimInstanceOptions = {}): string {
     const zone = options.zone ?? this.zones[0]!;
@@ -250,9 +265,11 @@ export class SimVpc {
       ...(options.clusterId !== undefined ? { [TAG_CLUSTER_ID]: options.clusterId } : {}),
       ...options.tags,
     };
+    const vpcId = options.vpcId ?? this.vpcId;
     const instanceId = this.ec2.addInstance({
-      vpcId: options.vpcId ?? this.vpcId,
+      vpcId,
       zone,
+      subnetId: this.#publicSubnet(vpcId, zone),
       tags,
       state,
       ...(options.launchTime !== undefined ? { launchTime: options.launchTime } : {}),
