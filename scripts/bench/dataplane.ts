@@ -67,7 +67,9 @@ export const DATAPLANE_CONFIGS: readonly DataplaneConfig[] = [DATAPLANE_NEW, DAT
 const SELF_CHECK_FLAGS = (world: NetWorld) => [
   "--self-check",
   "--serve-health",
-  "3128",
+  "3127",
+  "--port",
+  "3127",
   "--egress-check",
   `${world.ec2Hostname}:443`,
 ];
@@ -306,7 +308,7 @@ export const DATAPLANE_NOTES = [
   "Blackout: from the fault to the first datagram of each affected subnet that the sink receives through another NAT (its source after NAT); one sample per affected subnet per trial. Lost: datagrams never delivered in between.",
   "Each trial first waits a random part of a probe interval (seeded), then injects the fault, then repairs it and waits until every subnet is back on a NAT of its zone.",
   "Faults: crash = interfaces down and processes killed; hang = nftables drops every packet and the processes are SIGSTOPped; forwarding off = ip_forward=0 with squid answering; outside link lost = out0 down with squid answering. The NAT hit is the zone-b NAT (2 subnets), or the leader (oldest) for leader crash.",
-  "Both configurations run with --failback-delay 1s so trials end quickly; a failback delay never holds a move away from a failed NAT. Self-check rows add --self-check --serve-health 3128 --egress-check ec2.<region>.amazonaws.com:443 (the EC2 endpoint, reached through the outside link) and run without the squid stand-in (the router's health server is the health port).",
+  "Both configurations run with --failback-delay 1s so trials end quickly; a failback delay never holds a move away from a failed NAT. Self-check rows add --self-check --serve-health 3127 --port 3127 --egress-check ec2.<region>.amazonaws.com:443 (the EC2 endpoint, reached through the outside link) and run without the squid stand-in (the router's health server is the health port).",
   "The route-write propagation delay of the VPC router is 0 (AWS does not publish one); add it to every figure for a real VPC.",
 ];
 
