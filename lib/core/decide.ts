@@ -204,7 +204,12 @@ export function decide(input: DecideInput): Decision | Undecided {
     usable,
   );
   const routes = planRoutes(routeTables, fallback.allocations, instances);
-  const fights = findFights(memory, view, now, settings.splitBackoffMs);
+  // Only a node that sees itself healthy can judge another node's move: one whose own links
+  // are down sees every NAT unhealthy, and the moves made meanwhile are the cure, not a fight.
+  const judging = self === undefined ? offered.length > 0 : healthyIds.has(self);
+  const fights = judging
+    ? findFights(memory, view, now, settings.splitBackoffMs)
+    : { noticed: [], released: [] };
   const splits = [...activeFights(memory, now), ...fights.noticed]
     .filter((fight, i, all) => all.findIndex((f) => f.routeTableId === fight.routeTableId) === i);
   const backingOff = new Set(splits.map((fight) => fight.routeTableId));

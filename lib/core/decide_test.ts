@@ -485,3 +485,36 @@ Deno.test("protectedTables() names the tables the router must never write", asyn
     });
   }
 });
+
+Deno.test("decide() notices no fight while this node does not see itself healthy", () => {
+  // i-1 wrote rtb-1 to itself; while its own links were down, i-2 moved rtb-1 to i-2.
+  const memory = rememberApplied(
+    freshMemory(),
+    {
+      routes: [{
+        action: "replace",
+        routeTableId: "rtb-1",
+        destinationCidrBlock: "0.0.0.0/0",
+        from: undefined,
+        to: "i-1",
+        networkInterfaceId: "eni-1",
+        reason: "nat_unhealthy",
+      }],
+      sourceDestChecks: [],
+      recoveries: [],
+    },
+    NOW - 60_000,
+    NOW - 60_000,
+  );
+  const tables = [table(1, "a", 2), table(2, "a", 2), table(3, "b", 3)];
+  const cutOff = { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) };
+  const blind = decided(decide(input({ tables, health: cutOff, memory, self: "i-1" })));
+  assert.deepEqual(blind.fights.noticed, [], "every NAT down, itself included: no judgement");
+  const seeing = decided(decide(input({
+    tables,
+    health: { "i-2": verdict(false) },
+    memory,
+    self: "i-1",
+  })));
+  assert.deepEqual(seeing.fights.noticed.map((f) => f.routeTableId), ["rtb-1"], "a split");
+});
