@@ -95,9 +95,9 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
     for (const name of names) assert.ok(envAllowed(env, name), `${name} is read but not allowed`);
   });
 
-  await t.step("read: the AWS shared config directory and ip_forward; sys: the OS release", () => {
+  await t.step("read: the AWS shared config directory and ip_forward; sys: OS release, uptime", () => {
     assert.deepEqual(set.read, ["/root/.aws", "/proc/sys/net/ipv4/ip_forward"]);
-    assert.deepEqual(set.sys, ["osRelease"]);
+    assert.deepEqual(set.sys, ["osRelease", "osUptime"]);
   });
 
   await t.step("the README's permission table documents every entry and why", async () => {

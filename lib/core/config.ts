@@ -17,8 +17,8 @@
  *   yes/no, in any case;
  * - choices (log level, recovery mode, output format) are read in any case; the log level
  *   also accepts the logrus names of the original tool (`warning`, `trace`, `fatal`, `panic`);
- * - a flag given twice is an error, and so is any argument other than the `status`
- *   subcommand; `--help` and `--version` win over everything else before `--`;
+ * - a flag given twice is an error, and so is any argument other than one subcommand
+ *   (`status`, `drain`, `undrain`); `--help` and `--version` win over everything else before `--`;
  * - `--output` only applies to `status`: on the command line of the daemon it is an error,
  *   from the environment it is ignored (one environment file can serve both).
  */
@@ -49,8 +49,13 @@ export const PROGRAM = "aws-nat-router";
 /** Prefix of every flag's environment variable: `--vpc-id` is `AWS_NAT_ROUTER_VPC_ID`. */
 export const ENV_PREFIX = "AWS_NAT_ROUTER_";
 
-/** What to run: the controller loop, or a one-shot read-only report. */
-export type Command = "run" | "status";
+/**
+ * What to run: the controller loop, a one-shot read-only report, or a planned departure of
+ * this node (`drain` its route tables away and mark it draining; `undrain` to cancel).
+ */
+export type Command = "run" | "status" | "drain" | "undrain";
+/** The subcommands, as typed first on the command line. */
+const SUBCOMMANDS: readonly Command[] = ["status", "drain", "undrain"];
 /** How `status` prints its report. */
 export type OutputFormat = "table" | "json";
 
@@ -686,8 +691,8 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
       given.set(token.name, token.value);
     } else if (token.kind === "positional") {
       positionals++;
-      if (positionals === 1 && token.value === "status") {
-        command = "status";
+      if (positionals === 1 && (SUBCOMMANDS as readonly string[]).includes(token.value)) {
+        command = token.value as Command;
       } else if (
         previous?.kind === "option" && previous.value === undefined &&
         previous.index === token.index - 1
@@ -699,10 +704,11 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
             `(or set ${envName(previous.name)} in the environment)`,
         };
       } else {
-        const guess = closest(token.value.toLowerCase(), ["status"]);
+        const guess = closest(token.value.toLowerCase(), SUBCOMMANDS);
         const hint = guess === undefined || positionals > 1
-          ? `the only subcommand is status, and flags start with --; run ${PROGRAM} --help for usage`
-          : `did you mean status? Subcommands come first: ${PROGRAM} status --vpc-id ...`;
+          ? `the subcommands are ${SUBCOMMANDS.join(", ")}, and flags start with --; ` +
+            `run ${PROGRAM} --help for usage`
+          : `did you mean ${guess}? Subcommands come first: ${PROGRAM} ${guess} --vpc-id ...`;
         return { ok: false, error: `Unexpected argument ${quote(token.value)}: ${hint}` };
       }
     }
@@ -775,6 +781,11 @@ export function helpText(): string {
   const usage = [
     [`${PROGRAM} --vpc-id ID [flags]`, "Run the controller (on every NAT instance)"],
     [`${PROGRAM} status --vpc-id ID [flags]`, "Print the NAT instances and route tables once"],
+    [
+      `${PROGRAM} drain --vpc-id ID [flags]`,
+      "On a NAT instance: move its route tables away, keep it out (returns when none is left)",
+    ],
+    [`${PROGRAM} undrain --vpc-id ID [flags]`, "On a NAT instance: end its drain"],
   ];
   const usageWidth = Math.max(...usage.map(([left]) => left?.length ?? 0)) + 2;
   return [

@@ -17,6 +17,7 @@ import { allocate, holdDown } from "./allocate.ts";
 import type { FallbackNatGateway } from "./parse.ts";
 import { electLeader } from "./election.ts";
 import { applyFallback } from "./fallback.ts";
+import { drainingIds, evacuates, evacuation, labelDrainingMoves } from "./drain.ts";
 import { allDecided, candidates, type HealthState, nextSettleTime } from "./health.ts";
 import { type Memory, notRecentlyIssued, recentlyChanged } from "./memory.ts";
 import { EMPTY_PLAN, type Plan, planRoutes, planSourceDestChecks } from "./plan.ts";
@@ -106,8 +107,12 @@ export function decide(input: DecideInput): Decision | Undecided {
   const leader = electLeader(instances.filter((i) => healthyIds.has(i.instanceId)));
   // With no healthy NAT there is no leader; every router then applies the fallback (all
   // decide the same target, so their writes agree).
-  const acting = !settings.ec2Election || (self !== undefined && leader === self) ||
+  const leading = !settings.ec2Election || (self !== undefined && leader === self) ||
     (leader === undefined && settings.fallbackNatGateway !== undefined);
+  // Draining (issue 13): a draining node is no candidate, so never the leader; it still
+  // writes its own tables away at once, as the leader will once it reads the mark.
+  const evacuating = !leading && evacuates(self, instances, now, settings.ec2Election);
+  const acting = leading || evacuating;
   const rediscover = acting && settings.ec2Election && memory.followedOn !== undefined &&
     view.generation <= memory.followedOn;
   // Just started (daemon only): no history yet, so only moves that restore service, for
@@ -123,11 +128,17 @@ export function decide(input: DecideInput): Decision | Undecided {
     offered.some((c) => !c.recovering),
     settings.fallbackNatGateway,
   );
-  const routes = planRoutes(routeTables, fallback.allocations, instances);
-  const routeChanges = [...routes.changes, ...fallback.gatewayChanges];
+  const allocations = labelDrainingMoves(
+    fallback.allocations,
+    routeTables,
+    drainingIds(instances, now),
+  );
+  const routes = planRoutes(routeTables, allocations, instances);
+  const allChanges = [...routes.changes, ...fallback.gatewayChanges];
+  const routeChanges = evacuating ? evacuation(allChanges, self!) : allChanges;
   const noHealthyNat = offered.length === 0;
   const idle = noHealthyNat && routeChanges.length === 0;
-  const plan: Plan = idle ? EMPTY_PLAN : {
+  const plan: Plan = idle ? EMPTY_PLAN : evacuating ? { ...EMPTY_PLAN, routes: routeChanges } : {
     routes: routeChanges,
     sourceDestChecks: notRecentlyIssued(
       memory,
@@ -157,7 +168,7 @@ export function decide(input: DecideInput): Decision | Undecided {
     rediscover,
     noHealthyNat,
     idle,
-    allocations: fallback.allocations,
+    allocations,
     plan,
     skipped: routes.skipped,
     settleAt: nextSettleTime(health, now, options),
