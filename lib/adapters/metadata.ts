@@ -137,7 +137,9 @@ export function createMetadata(options: MetadataOptions): Metadata & NoticeSourc
     if (response.status === 404) return undefined;
     if (response.status === 401) token = undefined;
     if (!response.ok) {
-      throw new MetadataError(`Cannot read ${path}: the metadata service answered ${response.status}`);
+      throw new MetadataError(
+        `Cannot read ${path}: the metadata service answered ${response.status}`,
+      );
     }
     return body;
   }

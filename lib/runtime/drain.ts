@@ -18,8 +18,8 @@ import type { Probe } from "../adapters/probe.ts";
 import {
   clearsOwnMark,
   DRAIN_TIMEOUT_MS,
-  type DrainReason,
   drainingTagValue,
+  type DrainReason,
   isDraining,
   NOTICE_POLL_MS,
   noticeReason,
@@ -125,7 +125,9 @@ export async function drain(
   return {
     code: 1,
     error: `Drain of ${self} incomplete after ${(deadline - started) / 1000}s: ` +
-      `${remaining?.join(", ") || "its route tables"} still point at it (is another NAT instance of the cluster ` +
+      `${
+        remaining?.join(", ") || "its route tables"
+      } still point at it (is another NAT instance of the cluster ` +
       `healthy?); it stays marked draining: run drain again later, or undrain to cancel`,
   };
 }
@@ -171,7 +173,9 @@ export interface DrainWatchDeps {
   /** When this instance last booted (ms since the epoch); 0 when unknown (never clears). */
   readonly bootedAt: number;
   /** This node as the controller sees it now: its mark and its own health verdict. */
-  readonly own: () => { drainingSince: number | undefined; healthy: boolean | undefined } | undefined;
+  readonly own: () =>
+    | { drainingSince: number | undefined; healthy: boolean | undefined }
+    | undefined;
   /** Reads EC2 again and reconciles at once. */
   readonly refresh: () => Promise<void>;
 }
