@@ -260,9 +260,10 @@ async function route(
   telemetry: Telemetry | undefined,
   waiting: Waiting,
 ): Promise<number> {
-  // The election and the self-check (a daemon only) both need to know which instance this is.
+  // The election, the self-check (a daemon only) and recovery (never this node itself) need
+  // to know which instance this is.
   const selfCheck = config.selfCheck && !config.once;
-  const needsIdentity = config.ec2Election || selfCheck;
+  const needsIdentity = config.ec2Election || selfCheck || config.recovery !== "off";
   const identity = needsIdentity
     ? await untilDone("identity", () => metadata.identity(), {
       log,

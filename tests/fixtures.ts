@@ -138,6 +138,7 @@ export function instanceHealth(
     failures: healthy === false ? 1 : 0,
     since: 0,
     wasUnhealthy: healthy === false,
+    wasHealthy: healthy === true,
     lastError: healthy === false ? "refused" : undefined,
     lastLatencyMs: 1,
     ...fields,

@@ -1,6 +1,6 @@
 /** @module Tests for `decide()`: one reconcile's whole decision from view, memory and time. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { instanceHealth, natInstance, routeTable, writtenRoute } from "../../tests/fixtures.ts";
 import type { InstanceHealth } from "./health.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import { decide, type DecideInput, type DecideSettings, type Decision } from "./decide.ts";
@@ -18,43 +18,25 @@ const SETTINGS: DecideSettings = {
   writeTrustMs: 10_000,
 };
 
-function nat(n: number, zone: string, fields: Partial<NatInstance> = {}): NatInstance {
-  return {
-    instanceId: `i-${n}`,
-    zone,
-    launchTime: n * 1000,
-    privateIp: `127.0.1.${n}`,
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [{ networkInterfaceId: `eni-${n}`, deviceIndex: 0, sourceDestCheck: false }],
-    ...fields,
-  };
+function nat(n: number, zone: string): NatInstance {
+  return natInstance(`i-${n}`, { zone, launchTime: n * 1000 });
 }
 
 function table(n: number, zone: string | undefined, on?: number): RouteTable {
-  return {
-    routeTableId: `rtb-${n}`,
-    zone,
-    defaultRoute: on === undefined
-      ? undefined
-      : route({ instanceId: `i-${on}`, networkInterfaceId: `eni-${on}` }),
-  };
+  return routeTable(`rtb-${n}`, zone, on === undefined ? undefined : writtenRoute(`i-${on}`));
 }
 
+/** A verdict reached two minutes ago, two probes in a row. */
 function verdict(
   healthy: boolean | undefined,
   fields: Partial<InstanceHealth> = {},
 ): InstanceHealth {
-  return {
-    healthy,
+  return instanceHealth(healthy, {
     successes: healthy ? 2 : 0,
     failures: healthy === false ? 2 : 0,
     since: NOW - 120_000,
-    wasUnhealthy: false,
-    lastError: healthy === false ? "refused" : undefined,
-    lastLatencyMs: 1,
     ...fields,
-  };
+  });
 }
 
 const A1 = nat(1, "a");
@@ -232,8 +214,9 @@ Deno.test("decide() plans", async (t) => {
 
   await t.step("a recovery only once per --recovery-after per instance", () => {
     const fields = {
-      health: { "i-3": verdict(false, { since: NOW - 120_000 }) },
+      health: { "i-3": verdict(false, { since: NOW - 120_000, wasHealthy: true }) },
       settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
+      self: "i-1",
     };
     const first = decided(decide(input(fields)));
     assert.deepEqual(first.plan.recoveries.map((r) => `${r.action} ${r.instanceId}`), [

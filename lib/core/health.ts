@@ -30,6 +30,8 @@ export interface InstanceHealth {
   readonly since: number;
   /** Whether it has had an unhealthy verdict since this process started. */
   readonly wasUnhealthy: boolean;
+  /** Whether it has had a healthy verdict since this process started. */
+  readonly wasHealthy: boolean;
   /** The cause of its most recent failed probe, kept after later successes. */
   readonly lastError: string | undefined;
   readonly lastLatencyMs: number;
@@ -102,6 +104,7 @@ function observeOne(
     failures,
     since: healthy === before.healthy ? before.since : now,
     wasUnhealthy: before.wasUnhealthy || healthy === false,
+    wasHealthy: before.wasHealthy || healthy === true,
     lastError: result.healthy ? before.lastError : result.error,
     lastLatencyMs: result.latencyMs,
   };
@@ -114,6 +117,7 @@ function unknownSince(now: number): InstanceHealth {
     failures: 0,
     since: now,
     wasUnhealthy: false,
+    wasHealthy: false,
     lastError: undefined,
     lastLatencyMs: 0,
   };

@@ -177,11 +177,20 @@ Deno.test("observe()", async (t) => {
         failures: 0,
         since: 2000,
         wasUnhealthy: true,
+        wasHealthy: false,
         lastError: "refused",
         lastLatencyMs: 7,
       });
     },
   );
+  await t.step("observe() remembers a healthy verdict once reached, through later failures", () => {
+    const { state } = run(
+      [[ok("i-a")], [ok("i-a")], [fail("i-a")], [fail("i-a")], [fail("i-a")]],
+      STRICT,
+    );
+    assert.equal(state.get("i-a")?.healthy, false);
+    assert.equal(state.get("i-a")?.wasHealthy, true);
+  });
   await t.step("observe() leaves the state it was given unchanged", () => {
     const before: HealthState = new Map();
     observe(before, [ok("i-a")], 0, ONE_PROBE);

@@ -1,29 +1,17 @@
 /** @module Tests for the heartbeat's summary and log fields. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { instanceHealth, natInstance, networkInterface, route } from "../../tests/fixtures.ts";
 import type { InstanceHealth } from "./health.ts";
 import { heartbeatFields, heartbeatSummary, type HeartbeatView } from "./heartbeat.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 
-const nat = (instanceId: string, eni: string): NatInstance => ({
-  instanceId,
-  zone: "us-east-1a",
-  launchTime: 0,
-  privateIp: "10.0.0.1",
-  publicIp: undefined,
-  sourceDestCheck: false,
-  networkInterfaces: [{ networkInterfaceId: eni, deviceIndex: 0, sourceDestCheck: false }],
-});
+const nat = (instanceId: string, eni: string): NatInstance =>
+  natInstance(instanceId, {
+    zone: "us-east-1a",
+    networkInterfaces: [networkInterface(eni, 0)],
+  });
 
-const verdict = (healthy: boolean | undefined): InstanceHealth => ({
-  healthy,
-  successes: healthy ? 2 : 0,
-  failures: healthy ? 0 : 2,
-  since: 0,
-  wasUnhealthy: false,
-  lastError: undefined,
-  lastLatencyMs: 1,
-});
+const verdict = (healthy: boolean | undefined): InstanceHealth => instanceHealth(healthy);
 
 const table = (routeTableId: string, defaultRoute: RouteTable["defaultRoute"]): RouteTable => ({
   routeTableId,

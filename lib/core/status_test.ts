@@ -1,6 +1,6 @@
 /** @module Tests for the `status` report: what it says, and its table and JSON forms. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { instanceHealth, natInstance, route, routeTable } from "../../tests/fixtures.ts";
 import { decide as decideCycle, type Decision } from "./decide.ts";
 import type { HealthState, InstanceHealth } from "./health.ts";
 import { freshMemory } from "./memory.ts";
@@ -17,35 +17,25 @@ const NOW = Date.UTC(2026, 10, 21, 10, 0, 0);
 const CLUSTER = { vpcId: "vpc-0123abcd", clusterId: "squid" };
 
 function nat(instanceId: string, zone: string, minutesAgo: number): NatInstance {
-  return {
-    instanceId,
+  return natInstance(instanceId, {
     zone,
     launchTime: NOW - minutesAgo * 60_000,
-    privateIp: "127.0.0.1",
-    publicIp: undefined,
     sourceDestCheck: true,
-    networkInterfaces: [{
-      networkInterfaceId: `eni-${instanceId.slice(2)}`,
-      deviceIndex: 0,
-      sourceDestCheck: true,
-    }],
-  };
+  });
 }
 
+/** A verdict reached a minute ago, two probes in a row. */
 function verdict(
   healthy: boolean | undefined,
   fields: Partial<InstanceHealth> = {},
 ): InstanceHealth {
-  return {
-    healthy,
+  return instanceHealth(healthy, {
     successes: healthy ? 2 : 0,
     failures: healthy === false ? 2 : 0,
     since: NOW - 60_000,
     wasUnhealthy: false,
-    lastError: healthy === false ? "refused" : undefined,
-    lastLatencyMs: 1,
     ...fields,
-  };
+  });
 }
 
 /** What a cycle decides: the real `decide()`, for a node with no history. */
@@ -78,11 +68,8 @@ const A1 = nat("i-0000000a1", "us-east-1a", 3);
 const A2 = nat("i-0000000a2", "us-east-1a", 2);
 const B1 = nat("i-0000000b1", "us-east-1b", 1);
 const FLEET = [A1, A2, B1];
-const table = (id: string, zone: string, defaultRoute?: DefaultRoute): RouteTable => ({
-  routeTableId: id,
-  zone,
-  defaultRoute,
-});
+const table = (id: string, zone: string, defaultRoute?: DefaultRoute): RouteTable =>
+  routeTable(id, zone, defaultRoute);
 const FRESH_TABLES = [
   table("rtb-0000000a1", "us-east-1a"),
   table("rtb-0000000a2", "us-east-1a"),

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import {
+  type FakeEc2,
+  fakeEc2,
+  natInstance,
+  routeTable,
+  writtenRoute,
+} from "../../tests/fixtures.ts";
 import { realClock } from "../adapters/clock.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
-import { type Ec2, Ec2Error, type RouteWrite } from "../adapters/ec2.ts";
+import { type Ec2, Ec2Error } from "../adapters/ec2.ts";
 import { memoryLogger } from "../adapters/log.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import type { Probe } from "../adapters/probe.ts";
@@ -25,57 +31,20 @@ const SETTINGS: ControllerSettings = {
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
-  return {
-    instanceId: `i-0000000${n}`,
-    zone,
-    launchTime,
-    privateIp: `127.0.1.${n}`,
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [{
-      networkInterfaceId: `eni-0000000${n}`,
-      deviceIndex: 0,
-      sourceDestCheck: false,
-    }],
-  };
+  return natInstance(`i-0000000${n}`, { zone, launchTime, privateIp: `127.0.1.${n}` });
 }
 
 function table(n: number, zone: string | undefined, target?: number): RouteTable {
-  return {
-    routeTableId: `rtb-0000000${n}`,
+  return routeTable(
+    `rtb-0000000${n}`,
     zone,
-    defaultRoute: target === undefined ? undefined : route({
-      instanceId: `i-0000000${target}`,
-      networkInterfaceId: `eni-0000000${target}`,
-    }),
-  };
+    target === undefined ? undefined : writtenRoute(`i-0000000${target}`),
+  );
 }
 
-/** An in-memory EC2 that records writes and can fail chosen calls. */
-function fakeEc2(instances: NatInstance[], tables: RouteTable[]) {
-  const writes: string[] = [];
-  const failures = new Map<string, Ec2Error>();
-  const write = (action: "CreateRoute" | "ReplaceRoute") => (w: RouteWrite) => {
-    const key = `${action} ${w.routeTableId}`;
-    const failure = failures.get(key);
-    failures.delete(key);
-    if (failure) return Promise.reject(failure);
-    writes.push(`${key} -> ${w.networkInterfaceId}`);
-    return Promise.resolve();
-  };
-  const ec2: Ec2 = {
-    describeInstances: () => Promise.resolve({ items: instances, skipped: [], calls: 1 }),
-    describeRouteTables: () => Promise.resolve({ items: tables, skipped: [], calls: 1 }),
-    createRoute: write("CreateRoute"),
-    replaceRoute: write("ReplaceRoute"),
-    disableSourceDestCheck: (c) => {
-      writes.push(`DisableSourceDestCheck ${c.instanceId}`);
-      return Promise.resolve();
-    },
-    rebootInstance: () => Promise.resolve(),
-    terminateInstance: () => Promise.resolve(),
-  };
-  return { ec2, writes, failures };
+/** EC2 as the fixture fakes it, answering with `instances` and `tables`. */
+function ec2Of(instances: NatInstance[], tables: RouteTable[]): FakeEc2 {
+  return fakeEc2({ instances, routeTables: tables });
 }
 
 const probeWith = (unhealthy: Set<string>): Probe => ({ instanceId }) =>
@@ -87,12 +56,12 @@ const probeWith = (unhealthy: Set<string>): Probe => ({ instanceId }) =>
   });
 
 function controller(
-  fake: ReturnType<typeof fakeEc2>,
+  fake: FakeEc2,
   options: { unhealthy?: Set<string>; settings?: Partial<ControllerSettings>; self?: string } = {},
 ) {
   const log = memoryLogger();
   const c = new Controller({ ...SETTINGS, ...options.settings }, {
-    ec2: fake.ec2,
+    ec2: fake,
     probe: probeWith(options.unhealthy ?? new Set()),
     log,
     clock: realClock,
@@ -103,7 +72,7 @@ function controller(
 
 Deno.test("Controller.runOnce()", async (t) => {
   await t.step("creates missing default routes toward same-zone NATs", async () => {
-    const fake = fakeEc2([nat(1, "a"), nat(2, "b")], [table(1, "a"), table(2, "b", 1)]);
+    const fake = ec2Of([nat(1, "a"), nat(2, "b")], [table(1, "a"), table(2, "b", 1)]);
     const { c, log } = controller(fake);
     const outcome = await c.runOnce();
     assert.equal(outcome.ok, true);
@@ -119,14 +88,14 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("changes nothing when every route is already right", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 1)]);
+    const fake = ec2Of([nat(1, "a")], [table(1, "a", 1)]);
     const { c } = controller(fake);
     assert.equal((await c.runOnce()).ok, true);
     assert.deepEqual(fake.writes, []);
   });
 
   await t.step("in --dry-run logs each change and writes nothing", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a", 9)]);
+    const fake = ec2Of([nat(1, "a")], [table(1, "a"), table(2, "a", 9)]);
     const { c, log } = controller(fake, { settings: { dryRun: true } });
     assert.equal((await c.runOnce()).ok, true);
     assert.deepEqual(fake.writes, []);
@@ -134,8 +103,8 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("answers RouteAlreadyExists with ReplaceRoute", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a")]);
-    fake.failures.set(
+    const fake = ec2Of([nat(1, "a")], [table(1, "a")]);
+    fake.failNext(
       "CreateRoute rtb-00000001",
       new Ec2Error("CreateRoute", "RouteAlreadyExists", "exists", 400),
     );
@@ -145,8 +114,8 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("answers ReplaceRoute's missing-route error with CreateRoute", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 9)]);
-    fake.failures.set(
+    const fake = ec2Of([nat(1, "a")], [table(1, "a", 9)]);
+    fake.failNext(
       "ReplaceRoute rtb-00000001",
       new Ec2Error(
         "ReplaceRoute",
@@ -161,8 +130,8 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("goes on after one failed change and reports the cycle failed", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a")]);
-    fake.failures.set(
+    const fake = ec2Of([nat(1, "a")], [table(1, "a"), table(2, "a")]);
+    fake.failNext(
       "CreateRoute rtb-00000001",
       new Ec2Error("CreateRoute", "UnauthorizedOperation", "not allowed", 403),
     );
@@ -176,7 +145,7 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("moves tables off an unhealthy NAT to the least-loaded healthy one", async () => {
-    const fake = fakeEc2([nat(1, "a"), nat(2, "b"), nat(3, "c")], [
+    const fake = ec2Of([nat(1, "a"), nat(2, "b"), nat(3, "c")], [
       table(1, "a", 1),
       table(2, "a", 1),
       table(3, "b", 2),
@@ -190,7 +159,7 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("leaves routes alone and logs an error when no NAT is healthy", async () => {
-    const fake = fakeEc2([nat(1, "a")], [table(1, "a", 1)]);
+    const fake = ec2Of([nat(1, "a")], [table(1, "a", 1)]);
     const { c, log } = controller(fake, { unhealthy: new Set(["i-00000001"]) });
     assert.equal((await c.runOnce()).ok, false);
     assert.deepEqual(fake.writes, []);
@@ -198,7 +167,7 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("as a follower writes nothing and logs whom it follows", async () => {
-    const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a")]);
+    const fake = ec2Of([nat(1, "a"), nat(2, "a")], [table(1, "a")]);
     const { c, log } = controller(fake, { settings: { ec2Election: true }, self: "i-00000002" });
     const outcome = await c.runOnce();
     assert.equal(outcome.leader, "i-00000001");
@@ -210,7 +179,7 @@ Deno.test("Controller.runOnce()", async (t) => {
   });
 
   await t.step("takes over when it sees the older leader unhealthy", async () => {
-    const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
+    const fake = ec2Of([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
     const { c } = controller(fake, {
       settings: { ec2Election: true },
       self: "i-00000002",
@@ -222,7 +191,7 @@ Deno.test("Controller.runOnce()", async (t) => {
 
   await t.step("disables a source/destination check that is still on", async () => {
     const withCheck = { ...nat(1, "a"), sourceDestCheck: true };
-    const fake = fakeEc2([withCheck], [table(1, "a", 1)]);
+    const fake = ec2Of([withCheck], [table(1, "a", 1)]);
     const { c } = controller(fake);
     await c.runOnce();
     assert.deepEqual(fake.writes, ["DisableSourceDestCheck i-00000001"]);
@@ -230,12 +199,12 @@ Deno.test("Controller.runOnce()", async (t) => {
 });
 
 Deno.test("a route write that fails transiently is retried; a client error is not", async () => {
-  const fake = fakeEc2([nat(1, "a")], [table(1, "a"), table(2, "a")]);
-  fake.failures.set(
+  const fake = ec2Of([nat(1, "a")], [table(1, "a"), table(2, "a")]);
+  fake.failNext(
     "CreateRoute rtb-00000001",
     new Ec2Error("CreateRoute", "TypeError", "connection reset", undefined),
   );
-  fake.failures.set(
+  fake.failNext(
     "CreateRoute rtb-00000002",
     new Ec2Error("CreateRoute", "InvalidRouteTableID.NotFound", "gone", 400),
   );
@@ -250,11 +219,11 @@ Deno.test("a route write that fails transiently is retried; a client error is no
 
 Deno.test("a node that takes over again sees the other leader's writes, not its own old ones", async () => {
   const tables = [table(1, "a", 1)];
-  const fake = fakeEc2([nat(1, "a"), nat(2, "a")], tables);
+  const fake = ec2Of([nat(1, "a"), nat(2, "a")], tables);
   const unhealthy = new Set(["i-00000001"]);
   const log = memoryLogger();
   const c = new Controller({ ...SETTINGS, ec2Election: true }, {
-    ec2: fake.ec2,
+    ec2: fake,
     probe: probeWith(unhealthy),
     log,
     clock: realClock,
@@ -280,13 +249,13 @@ Deno.test("a node that takes over again sees the other leader's writes, not its 
 });
 
 Deno.test("a follower that becomes leader reads EC2 once more before it writes, whatever woke it", async () => {
-  const fake = fakeEc2([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
+  const fake = ec2Of([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
   let describes = 0;
   const counted: Ec2 = {
-    ...fake.ec2,
+    ...fake,
     describeInstances: (q) => {
       describes++;
-      return fake.ec2.describeInstances(q);
+      return fake.describeInstances(q);
     },
   };
   const unhealthy = new Set<string>();

@@ -1,33 +1,12 @@
 /** @module Tests for the router's metrics: what the hooks count and what a scrape derives. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { instanceHealth, natInstance, route } from "../../tests/fixtures.ts";
 import type { HealthState, InstanceHealth } from "../core/health.ts";
 import { createRouterMetrics, type MetricsView } from "./metrics.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 
-function nat(instanceId: string, zone: string, eni = `eni-${instanceId.slice(2)}`): NatInstance {
-  return {
-    instanceId,
-    zone,
-    launchTime: 0,
-    privateIp: "127.0.0.1",
-    publicIp: undefined,
-    sourceDestCheck: false,
-    networkInterfaces: [{ networkInterfaceId: eni, deviceIndex: 0, sourceDestCheck: false }],
-  };
-}
-
-function health(healthy: boolean | undefined): InstanceHealth {
-  return {
-    healthy,
-    successes: healthy ? 2 : 0,
-    failures: healthy === false ? 2 : 0,
-    since: 0,
-    wasUnhealthy: false,
-    lastError: healthy === false ? "refused" : undefined,
-    lastLatencyMs: 1,
-  };
-}
+const nat = (instanceId: string, zone: string): NatInstance => natInstance(instanceId, { zone });
+const health = (healthy: boolean | undefined): InstanceHealth => instanceHealth(healthy);
 
 const A = nat("i-0000000a", "az-a");
 const B = nat("i-0000000b", "az-b");

@@ -10,7 +10,9 @@
 import type { Clock } from "../adapters/clock.ts";
 import type { Config } from "../core/config.ts";
 import { formatHostPort, type HostPort } from "../core/parse.ts";
-import type { Ec2 } from "../adapters/ec2.ts";
+import { type Ec2, toEc2Error } from "../adapters/ec2.ts";
+import { planSourceDestChecks } from "../core/plan.ts";
+import type { NatInstance } from "../model.ts";
 import { createHealthServer, type HealthServer } from "../adapters/health_server.ts";
 import type { Logger } from "../adapters/log.ts";
 import { createTcpProbe } from "../adapters/probe.ts";
@@ -54,10 +56,13 @@ export interface SelfCheckSettings {
   readonly timeoutMs: number;
   /** How often EC2 is asked for this instance's source/dest check (`--interval`). */
   readonly describeIntervalMs: number;
+  /** `--dry-run`: a source/dest check found on is reported, not turned off. */
+  readonly dryRun: boolean;
 }
 
 export interface SelfCheckDeps {
-  readonly ec2: Pick<Ec2, "describeInstances">;
+  readonly ec2: Pick<Ec2, "describeInstances" | "disableSourceDestCheck">;
+  readonly log: Logger;
   readonly readTextFile: (path: string) => Promise<string>;
   /** Default: `tcpConnect`. */
   readonly connect?: Connect;
@@ -69,7 +74,12 @@ function message(error: unknown): string {
   return String(error);
 }
 
-/** One self-check round at a time; keeps the last EC2 description between rounds. */
+/**
+ * One self-check round at a time; keeps the last EC2 description between rounds. A source/dest
+ * check found on is a condition this node fixes itself (EC2 launches every instance with it
+ * on, Auto Scaling groups included, and a fleet whose health ports all stay closed would elect
+ * nobody to fix it): it turns it off and judges only what it could not fix.
+ */
 export class SelfCheck {
   #self: SelfDescription = { known: false, error: "not described yet" };
   #describedAt: number | undefined;
@@ -126,6 +136,43 @@ export class SelfCheck {
     return { target: formatHostPort(target), reachable: result.healthy, error: result.error };
   }
 
+  /** Turns this instance's source/dest check off; the instance as it is after that. */
+  async #fixSourceDestCheck(instance: NatInstance): Promise<NatInstance> {
+    const changes = planSourceDestChecks([instance]);
+    if (changes.length === 0) return instance;
+    const { log } = this.deps;
+    if (this.settings.dryRun) {
+      log.info("self_check.source_dest_check_planned", {
+        instance_id: instance.instanceId,
+        dry_run: true,
+      });
+      return instance;
+    }
+    const fixed = new Set<string | undefined>();
+    for (const change of changes) {
+      try {
+        await this.deps.ec2.disableSourceDestCheck(change);
+        fixed.add(change.networkInterfaceId);
+        log.info("source_dest_check.disabled", {
+          instance_id: change.instanceId,
+          network_interface_id: change.networkInterfaceId,
+          by: "self_check",
+        });
+      } catch (error) {
+        const e = toEc2Error("ModifyInstanceAttribute", error);
+        log.error("source_dest_check.failed", {
+          instance_id: change.instanceId,
+          network_interface_id: change.networkInterfaceId,
+          code: e.code,
+          error: e.detail,
+          fix: "allow ec2:ModifyInstanceAttribute (see the README's IAM policy), or turn the " +
+            "check off by hand",
+        });
+      }
+    }
+    return withSourceDestCheckOff(instance, fixed);
+  }
+
   async #describe(): Promise<void> {
     const { instanceId, vpcId, clusterId } = this.settings;
     if (instanceId === undefined) {
@@ -137,13 +184,30 @@ export class SelfCheck {
       const instance = found.items.find((item) => item.instanceId === instanceId);
       // Not found: not running, or not tagged into this VPC's cluster (peers do not probe it).
       this.#self = instance
-        ? { known: true, instance }
+        ? { known: true, instance: await this.#fixSourceDestCheck(instance) }
         : { known: false, error: `${instanceId} is not a running NAT instance of the cluster` };
     } catch (error) {
       // Keep what EC2 said last: the attribute rarely changes, and an outage says nothing.
       if (!this.#self.known) this.#self = { known: false, error: message(error) };
     }
   }
+}
+
+/** `instance` with the check off where `fixed` says it was turned off (`undefined`: the instance's). */
+function withSourceDestCheckOff(
+  instance: NatInstance,
+  fixed: ReadonlySet<string | undefined>,
+): NatInstance {
+  if (fixed.size === 0) return instance;
+  return {
+    ...instance,
+    sourceDestCheck: fixed.has(undefined) ? false : instance.sourceDestCheck,
+    networkInterfaces: instance.networkInterfaces.map((eni) =>
+      fixed.has(eni.networkInterfaceId) || fixed.has(undefined)
+        ? { ...eni, sourceDestCheck: false }
+        : eni
+    ),
+  };
 }
 
 export interface NodeHealthOptions {
@@ -228,7 +292,7 @@ export async function runNodeHealth(
 
 /** What `startNodeHealth` needs besides the configuration. */
 export interface NodeHealthDeps {
-  readonly ec2: Pick<Ec2, "describeInstances">;
+  readonly ec2: Pick<Ec2, "describeInstances" | "disableSourceDestCheck">;
   readonly log: Logger;
   readonly clock: Clock;
   /** This instance, from the metadata service (needed with `--self-check`). */
@@ -262,6 +326,7 @@ export function startNodeHealth(
     | "rise"
     | "ipForwardPath"
     | "serveHealthAddress"
+    | "dryRun"
   >,
   deps: NodeHealthDeps,
   signal: AbortSignal,
@@ -288,8 +353,10 @@ export function startNodeHealth(
       egress: config.egressCheck,
       timeoutMs: config.timeoutMs,
       describeIntervalMs: config.intervalMs,
+      dryRun: config.dryRun,
     }, {
       ec2: deps.ec2,
+      log: deps.log,
       readTextFile: deps.readTextFile,
       clock: deps.clock,
       ...(deps.connect ? { connect: deps.connect } : {}),

@@ -8,6 +8,7 @@ import { type Clock, realClock } from "../adapters/clock.ts";
 import type { HealthServer, ServeOutcome } from "../adapters/health_server.ts";
 import { memoryLogger } from "../adapters/log.ts";
 import { fakeEc2, natInstance } from "../../tests/fixtures.ts";
+import { judge } from "../core/self_check.ts";
 import {
   type Connect,
   runNodeHealth,
@@ -47,6 +48,7 @@ const SETTINGS: SelfCheckSettings = {
   egress: undefined,
   timeoutMs: 100,
   describeIntervalMs: 5_000,
+  dryRun: false,
 };
 
 const reads = (...values: string[]) => {
@@ -63,6 +65,7 @@ Deno.test("SelfCheck.check()", async (t) => {
       ec2: fakeEc2({ instances: [thisNode()] }),
       readTextFile: reads("0\n"),
       clock: steppedClock(),
+      log: memoryLogger(),
     });
     const findings = await check.check();
     assert.deepEqual(findings.ipForward, { ok: true, text: "0\n" });
@@ -77,6 +80,7 @@ Deno.test("SelfCheck.check()", async (t) => {
         ec2: fakeEc2({ instances: [thisNode()] }),
         readTextFile: (p) => Deno.readTextFile(p),
         clock: steppedClock(),
+        log: memoryLogger(),
       });
       assert.deepEqual((await check.check()).ipForward, { ok: true, text: "1\n" });
       await Deno.remove(path);
@@ -92,10 +96,57 @@ Deno.test("SelfCheck.check()", async (t) => {
       ec2: fakeEc2({ instances: [OTHER, thisNode(true)] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
+      log: memoryLogger(),
     });
     const { self } = await check.check();
     assert.ok(self.known, "the first round waits for EC2");
-    assert.equal(self.known && self.instance.sourceDestCheck, true);
+    assert.equal(self.known && self.instance.instanceId, SELF);
+  });
+
+  await t.step("turns its own source/dest check off and judges what is left", async () => {
+    const ec2 = fakeEc2({ instances: [OTHER, thisNode(true)] });
+    const log = memoryLogger();
+    const check = new SelfCheck(SETTINGS, {
+      ec2,
+      readTextFile: reads("1"),
+      clock: steppedClock(),
+      log,
+    });
+    const findings = await check.check();
+    assert.ok(findings.self.known && !findings.self.instance.sourceDestCheck, "fixed");
+    assert.equal(judge(findings).passed, true, "a fixed check does not fail the node");
+    assert.deepEqual(ec2.writes, [`DisableSourceDestCheck ${SELF}`], "only its own instance");
+    assert.match(
+      log.lines.join("\n"),
+      /source_dest_check\.disabled instance_id=\S+ .*by=self_check/,
+    );
+  });
+
+  await t.step("with --dry-run reports the check on and changes nothing", async () => {
+    const ec2 = fakeEc2({ instances: [thisNode(true)] });
+    const check = new SelfCheck({ ...SETTINGS, dryRun: true }, {
+      ec2,
+      readTextFile: reads("1"),
+      clock: steppedClock(),
+      log: memoryLogger(),
+    });
+    const findings = await check.check();
+    assert.deepEqual(judge(findings).reasons, ["source_dest_check_on"]);
+    assert.deepEqual(ec2.writes, []);
+  });
+
+  await t.step("fails on a check it could not turn off, and says how to fix it", async () => {
+    const ec2 = fakeEc2({ instances: [thisNode(true)] });
+    ec2.failNext("DisableSourceDestCheck", new Error("UnauthorizedOperation"));
+    const log = memoryLogger();
+    const check = new SelfCheck(SETTINGS, {
+      ec2,
+      readTextFile: reads("1"),
+      clock: steppedClock(),
+      log,
+    });
+    assert.deepEqual(judge(await check.check()).reasons, ["source_dest_check_on"]);
+    assert.match(log.lines.join("\n"), /ERROR source_dest_check\.failed .*fix=/);
   });
 
   await t.step("reports itself unknown when not in the cluster or EC2 fails", async () => {
@@ -103,6 +154,7 @@ Deno.test("SelfCheck.check()", async (t) => {
       ec2: fakeEc2({ instances: [OTHER] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
+      log: memoryLogger(),
     });
     const notFound = (await absent.check()).self;
     assert.ok(!notFound.known && notFound.error.includes("not a running NAT instance"));
@@ -110,6 +162,7 @@ Deno.test("SelfCheck.check()", async (t) => {
       ec2: failingEc2(new Error("DescribeInstances failed: RequestLimitExceeded")),
       readTextFile: reads("1"),
       clock: steppedClock(),
+      log: memoryLogger(),
     });
     const unreachable = (await failing.check()).self;
     assert.ok(!unreachable.known && unreachable.error.includes("RequestLimitExceeded"));
@@ -118,7 +171,12 @@ Deno.test("SelfCheck.check()", async (t) => {
   await t.step("asks EC2 once per describe interval and keeps the last answer", async () => {
     const clock = steppedClock();
     const ec2 = fakeEc2({ instances: [thisNode(false)] });
-    const check = new SelfCheck(SETTINGS, { ec2, readTextFile: reads("1"), clock });
+    const check = new SelfCheck(SETTINGS, {
+      ec2,
+      readTextFile: reads("1"),
+      clock,
+      log: memoryLogger(),
+    });
     await check.check();
     // The second DescribeInstances fails; from the third on, EC2 shows the check on.
     ec2.failNext("DescribeInstances", new Error("timeout"));
@@ -142,7 +200,12 @@ Deno.test("SelfCheck.check()", async (t) => {
     await check.settle();
     const latest = (await check.check()).self;
     assert.equal(ec2.count("DescribeInstances"), 3);
-    assert.equal(latest.known && latest.instance.sourceDestCheck, true, "refreshed");
+    assert.ok(latest.known, "refreshed");
+    assert.deepEqual(
+      ec2.writes,
+      [`DisableSourceDestCheck ${SELF}`],
+      "refreshed: the check EC2 now shows on was turned off",
+    );
   });
 
   await t.step("connects to the egress target within the timeout", async () => {
@@ -155,6 +218,7 @@ Deno.test("SelfCheck.check()", async (t) => {
       ec2: fakeEc2({ instances: [thisNode()] }),
       readTextFile: reads("1"),
       clock: steppedClock(),
+      log: memoryLogger(),
       connect,
     });
     const { egress } = await check.check();
@@ -207,6 +271,7 @@ Deno.test("runNodeHealth()", async (t) => {
           ec2: fakeEc2({ instances: [thisNode()] }),
           readTextFile: reads(...values),
           clock: steppedClock(),
+          log: memoryLogger(),
         }),
         thresholds: { fall: 2, rise: 2 },
         server,
@@ -260,6 +325,7 @@ Deno.test("runNodeHealth()", async (t) => {
         ec2: failingEc2(new Error("DescribeInstances failed: NetworkError")),
         readTextFile: reads("1"),
         clock: steppedClock(),
+        log: memoryLogger(),
       }),
       thresholds: { fall: 1, rise: 1 },
       server,
@@ -286,6 +352,7 @@ Deno.test("startNodeHealth()", async (t) => {
     rise: 2,
     ipForwardPath: "/proc/sys/net/ipv4/ip_forward",
     serveHealthAddress: "0.0.0.0",
+    dryRun: false,
   };
   /** `ipForwardPath`: the only file the self-check may read. */
   const deps = (ipForwardPath: string, log = memoryLogger()) => ({
