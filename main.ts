@@ -308,7 +308,11 @@ async function route(
     const controller = new Controller(config, {
       ec2,
       probe: explainRefusedProbes(
-        createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+        createTcpProbe({
+          port: config.port,
+          timeoutMs: config.timeoutMs,
+          attempts: config.probeAttempts,
+        }),
         log,
       ),
       log,
@@ -430,7 +434,11 @@ async function departure(
   try {
     const deps = {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+      }),
       log,
       clock: realClock,
       self: identity.instanceId,
@@ -502,7 +510,11 @@ async function status(
   try {
     const controller = new Controller({ ...config, dryRun: true }, {
       ec2,
-      probe: createTcpProbe({ port: config.port, timeoutMs: config.timeoutMs }),
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+      }),
       log,
       clock: realClock,
       self: undefined,

@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { runCore, runSweep } from "./bench/core.ts";
+import { runDataplaneReport } from "./bench/dataplane.ts";
 import { runFailover } from "./bench/failover.ts";
 import { BASELINE, closeAllFleets, CONFIGS, failoverFlags, NEW_DEFAULTS } from "./bench/fleet.ts";
 import { runFootprint, runStartup } from "./bench/footprint.ts";
@@ -15,7 +16,16 @@ import { runFlap, runSteady } from "./bench/quiet.ts";
 import { formatTable, resultsDocument } from "./bench/report.ts";
 import { benchRandom, type Row } from "./bench/stats.ts";
 
-const SCENARIOS = ["refusing", "silent", "leader", "flap", "steady", "core", "footprint"] as const;
+const SCENARIOS = [
+  "refusing",
+  "silent",
+  "leader",
+  "flap",
+  "steady",
+  "core",
+  "footprint",
+  "dataplane",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const HELP = `Usage: deno task bench [options] [SCENARIO...]
@@ -32,14 +42,18 @@ Options:
   --flap-seconds S      How long the NAT is flaky in the flap scenario (default 120)
   --steady-seconds S    Window of the steady-state API cost and footprint CPU runs (default 120)
   --footprint-cycles N  Cycles of the footprint's long run (default 10000)
+  --loss-seconds S      How long one NAT's health port loses 20% of packets in the
+                        dataplane scenario (default 600)
+  --dataplane-out FILE  Where the dataplane scenario writes its JSON
+                        (default bench-results/dataplane.json; needs root on Linux)
   --out FILE            Where to write the JSON results (default bench-results/latest.json;
                         bench-results/footprint.json when footprint is the only scenario)
-
-A SCENARIO named without --scenario is the same as --scenario SCENARIO,
-e.g. deno task bench footprint.
   --log-level LEVEL     Log level of the router processes (default info; debug for analysis)
   --logs DIR            Write every router's log lines to DIR after each scenario
-  --help                Show this help`;
+  --help                Show this help
+
+A SCENARIO named without --scenario is the same as --scenario SCENARIO,
+e.g. deno task bench footprint.`;
 
 interface Options {
   readonly trials: number;
@@ -47,6 +61,8 @@ interface Options {
   readonly flapSeconds: number;
   readonly steadySeconds: number;
   readonly footprintCycles: number;
+  readonly lossSeconds: number;
+  readonly dataplaneOut: string;
   readonly out: string;
   readonly logLevel: string;
   readonly logDir: string | undefined;
@@ -64,6 +80,8 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
         "flap-seconds": { type: "string", default: "120" },
         "steady-seconds": { type: "string", default: "120" },
         "footprint-cycles": { type: "string", default: "10000" },
+        "loss-seconds": { type: "string", default: "600" },
+        "dataplane-out": { type: "string", default: "bench-results/dataplane.json" },
         out: { type: "string" },
         "log-level": { type: "string", default: "info" },
         logs: { type: "string" },
@@ -85,7 +103,8 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
   const flapSeconds = whole("flap-seconds", values["flap-seconds"], 1);
   const steadySeconds = whole("steady-seconds", values["steady-seconds"], 1);
   const footprintCycles = whole("footprint-cycles", values["footprint-cycles"], 10);
-  for (const value of [trials, flapSeconds, steadySeconds, footprintCycles]) {
+  const lossSeconds = whole("loss-seconds", values["loss-seconds"], 1);
+  for (const value of [trials, flapSeconds, steadySeconds, footprintCycles, lossSeconds]) {
     if (typeof value === "string") return value;
   }
   const named = [...(values.scenario ?? []), ...positionals];
@@ -105,6 +124,8 @@ function parseOptions(args: readonly string[]): Options | "help" | string {
     flapSeconds: flapSeconds as number,
     steadySeconds: steadySeconds as number,
     footprintCycles: footprintCycles as number,
+    lossSeconds: lossSeconds as number,
+    dataplaneOut: values["dataplane-out"],
     out: values.out ??
       (onlyFootprint ? "bench-results/footprint.json" : "bench-results/latest.json"),
     logLevel: values["log-level"],
@@ -124,6 +145,7 @@ function estimateSeconds(options: Options): number {
     core: 11,
     footprint: Math.max(options.footprintCycles * 0.06, 2 * (options.steadySeconds + 110)) +
       Math.max(trials, 10) * 0.7,
+    dataplane: 2 * (options.lossSeconds + 60 + trials * 7 * 8),
   };
   return options.scenarios.reduce((sum, s) => sum + per[s], 0);
 }
@@ -190,6 +212,19 @@ async function main(args: readonly string[]): Promise<number> {
           }),
         );
         rows.push(await runStartup(Math.max(options.trials, 10), progress));
+        break;
+      case "dataplane":
+        // Its own JSON (bench-results/dataplane.json), and its rows in this table too.
+        rows.push(
+          ...await runDataplaneReport({
+            trials: options.trials,
+            lossSeconds: options.lossSeconds,
+            random,
+            progress,
+            out: options.dataplaneOut,
+            argv: args,
+          }),
+        );
         break;
     }
   }

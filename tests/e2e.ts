@@ -13,13 +13,15 @@ import type { SimVpc, StandardVpc } from "./sim/vpc.ts";
 /** The router's default timing, spelled out (the demo and the benchmark run it). */
 export const DEFAULT_TIMING = [
   "--probe-interval",
-  "1s",
+  "600ms",
+  "--probe-attempts",
+  "12",
   "--fall",
-  "2",
+  "1",
   "--rise",
   "2",
   "--timeout",
-  "500ms",
+  "100ms",
   "--interval",
   "5s",
 ] as const;

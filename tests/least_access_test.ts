@@ -66,6 +66,7 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
       "172.16.0.0/12",
       "192.168.0.0/16",
       "100.64.0.0/10",
+      "198.19.0.0/16", // a range AWS also allows for VPCs (the namespace tests' VPC)
       "0.0.0.0:3128", // listening: --serve-health on the squid port
       "0.0.0.0:9100", // listening: --metrics-listen :9100
     ]);
@@ -96,7 +97,12 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
   });
 
   await t.step("read: the AWS shared config directory and ip_forward; sys: OS release, uptime", () => {
-    assert.deepEqual(set.read, ["/root/.aws", "/proc/sys/net/ipv4/ip_forward"]);
+    assert.deepEqual(set.read, [
+      "/root/.aws",
+      "/proc/sys/net/ipv4/ip_forward",
+      // Deno needs --allow-all for any /proc path, so the self-check reads a bind mount of it
+      "/run/aws-nat-router/ip_forward",
+    ]);
     assert.deepEqual(set.sys, ["osRelease", "osUptime"]);
   });
 

@@ -85,11 +85,18 @@ export function startRouter(options: {
   readonly flags?: readonly string[];
   /** Echo lines to the test output (debugging). */
   readonly echo?: boolean;
+  /**
+   * The whole command line instead of `deno run -P …` (e.g. `ip netns exec <ns> deno run
+   * -P=default main.ts …` for the namespace world); `args`, `net` and `flags` are then unused.
+   */
+  readonly command?: readonly string[];
 }): RouterProcess {
   const name = options.name ?? "router";
   const net = "net" in options ? options.net : "127.0.0.0/8";
-  const child = new Deno.Command(Deno.execPath(), {
-    args: runArgs(net, options.args, options.flags),
+  const [program, ...programArgs] = options.command ??
+    [Deno.execPath(), ...runArgs(net, options.args, options.flags)];
+  const child = new Deno.Command(program!, {
+    args: programArgs,
     env: options.env,
     clearEnv: true,
     cwd: ROOT.pathname,

@@ -1,7 +1,8 @@
 /**
- * @module TCP health probe: the only caller of `Deno.connect`. A probe is a connect to
- * `address:port` bounded by a timeout; the connection is closed at once. Failures are
- * values (`{ healthy: false, error }`), never exceptions.
+ * @module TCP health probe: the only caller of `Deno.connect`. A probe is a check of
+ * `address:port`: one connect bounded by a timeout, or several staggered ones (healthy if any
+ * succeeds); connections are closed at once. Failures are values (`{ healthy: false, error }`),
+ * never exceptions.
  */
 import type { ProbeResult } from "../model.ts";
 
@@ -22,39 +23,100 @@ function causeOf(error: unknown, timedOut: boolean): string {
   return error instanceof Error ? error.name : "error";
 }
 
-/** A probe that connects to `port` with `timeoutMs`; `now` measures latency. */
+/** One TCP connect within `timeoutMs`, closed at once. */
+async function connectOnce(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  cancel: AbortSignal,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, timeoutMs);
+  const onCancel = () => abort.abort();
+  cancel.addEventListener("abort", onCancel);
+  try {
+    const conn = await Deno.connect({ hostname, port, signal: abort.signal });
+    conn.close();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: causeOf(error, timedOut) };
+  } finally {
+    clearTimeout(timer);
+    cancel.removeEventListener("abort", onCancel);
+  }
+}
+
+/**
+ * A probe that connects to `port` with `timeoutMs`; `now` measures latency.
+ *
+ * With `attempts` > 1 (the staggered detector), one check starts that many connects, spread
+ * evenly over one timeout (attempt i starts at i × timeout / attempts), each with the full
+ * timeout: the check passes at the first connect that succeeds (the others are cancelled) and
+ * fails when all of them time out (after about twice the timeout), or at once when one is
+ * refused. Random loss must drop every connect to fail a check (probability loss^attempts),
+ * while a dead NAT fails it about as fast as a single connect would.
+ */
 export function createTcpProbe(
-  options: { readonly port: number; readonly timeoutMs: number; readonly now?: () => number },
+  options: {
+    readonly port: number;
+    readonly timeoutMs: number;
+    /** Staggered connects per check (default 1). */
+    readonly attempts?: number;
+    readonly now?: () => number;
+  },
 ): Probe {
   const now = options.now ?? (() => performance.now());
+  const attempts = Math.max(1, options.attempts ?? 1);
+  const staggerMs = options.timeoutMs / attempts;
   return async ({ instanceId, address }) => {
     if (address === undefined) {
       return { instanceId, healthy: false, error: "no_address", latencyMs: 0 };
     }
     const started = now();
-    const abort = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, options.timeoutMs);
+    const done = new AbortController();
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    const running: Promise<void>[] = [];
     try {
-      const conn = await Deno.connect({
-        hostname: address,
-        port: options.port,
-        signal: abort.signal,
-      });
-      conn.close();
-      return { instanceId, healthy: true, error: undefined, latencyMs: now() - started };
-    } catch (error) {
-      return {
-        instanceId,
-        healthy: false,
-        error: causeOf(error, timedOut),
-        latencyMs: now() - started,
-      };
+      const outcome = await new Promise<{ ok: true } | { ok: false; error: string }>(
+        (resolve) => {
+          let failed = 0;
+          let lastError = "error";
+          const start = () => {
+            running.push(
+              connectOnce(address, options.port, options.timeoutMs, done.signal).then(
+                (result) => {
+                  if (result.ok) return resolve(result);
+                  // A refusal (or any answer but silence) is the NAT's own word, which random
+                  // loss never forges: the check fails at once. Only silence is worth retrying.
+                  if (result.error !== "timeout") return resolve(result);
+                  lastError = result.error;
+                  failed += 1;
+                  if (failed === attempts) resolve({ ok: false, error: lastError });
+                },
+              ),
+            );
+          };
+          start();
+          for (let i = 1; i < attempts; i++) {
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              start();
+            }, i * staggerMs);
+            timers.add(timer);
+          }
+        },
+      );
+      return outcome.ok
+        ? { instanceId, healthy: true, error: undefined, latencyMs: now() - started }
+        : { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
     } finally {
-      clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
+      done.abort(); // cancels the connects still in flight; wait for them to settle
+      await Promise.all(running);
     }
   };
 }

@@ -75,6 +75,8 @@ export interface Config {
   /** Probe the public IP instead of the private one. */
   readonly public: boolean;
   readonly probeIntervalMs: number;
+  /** Staggered TCP connects per health check; the check passes if any succeeds. */
+  readonly probeAttempts: number;
   readonly fall: number;
   readonly rise: number;
   readonly failbackDelayMs: number;
@@ -240,7 +242,7 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
   timeoutMs: duration(
     "timeout",
     "Health-check TCP connect timeout, less than --probe-interval",
-    500,
+    100,
     [10, MINUTE],
   ),
   port: {
@@ -254,15 +256,23 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
   probeIntervalMs: duration(
     "probe-interval",
     "How often to health-check every NAT instance",
-    1_000,
+    600,
     [100, 10 * MINUTE],
   ),
+  probeAttempts: {
+    flag: "probe-attempts",
+    placeholder: "N",
+    description: "Staggered TCP connects per health check, over one --timeout; " +
+      "it passes if any succeeds (1 to 20)",
+    initial: { value: 12, shown: "12" },
+    parse: (text) => parseInteger(text, 1, 20, "12"),
+  },
   fall: {
     flag: "fall",
     placeholder: "N",
     description: "Failed checks in a row before a NAT instance is unhealthy (1 to 10)",
-    initial: { value: 2, shown: "2" },
-    parse: (text) => parseInteger(text, 1, 10, "2"),
+    initial: { value: 1, shown: "1" },
+    parse: (text) => parseInteger(text, 1, 10, "1"),
   },
   rise: {
     flag: "rise",

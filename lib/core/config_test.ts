@@ -31,11 +31,12 @@ const DEFAULTS: Config = {
   region: undefined,
   ec2Election: false,
   intervalMs: 5_000,
-  timeoutMs: 500,
+  timeoutMs: 100,
   port: 3128,
   public: false,
-  probeIntervalMs: 1_000,
-  fall: 2,
+  probeIntervalMs: 600,
+  probeAttempts: 12,
+  fall: 1,
   rise: 2,
   failbackDelayMs: 30_000,
   once: false,
@@ -309,8 +310,8 @@ const EVERY_FLAG: readonly {
     variable: "AWS_NAT_ROUTER_TIMEOUT",
     envText: "250ms",
     fromEnv: { timeoutMs: 250 },
-    flag: ["--timeout", "750ms"],
-    fromFlag: { timeoutMs: 750 },
+    flag: ["--timeout", "450ms"],
+    fromFlag: { timeoutMs: 450 },
   },
   {
     variable: "AWS_NAT_ROUTER_PORT",
@@ -332,6 +333,13 @@ const EVERY_FLAG: readonly {
     fromEnv: { probeIntervalMs: 2_000 },
     flag: ["--probe-interval", "3s"],
     fromFlag: { probeIntervalMs: 3_000 },
+  },
+  {
+    variable: "AWS_NAT_ROUTER_PROBE_ATTEMPTS",
+    envText: "3",
+    fromEnv: { probeAttempts: 3 },
+    flag: ["--probe-attempts", "1"],
+    fromFlag: { probeAttempts: 1 },
   },
   {
     variable: "AWS_NAT_ROUTER_FALL",
@@ -584,7 +592,7 @@ Deno.test("helpText()", async (t) => {
   });
 
   await t.step("helpText() shows the defaults", () => {
-    for (const line of ["Default: squid", "Default: 500ms", "Default: 5s", "Default: 3128"]) {
+    for (const line of ["Default: squid", "Default: 100ms", "Default: 5s", "Default: 3128"]) {
       assert.ok(text.includes(line), `missing ${line}`);
     }
     assert.match(text, /--vpc-id ID +VPC[^\n]*\n +Required; env: AWS_NAT_ROUTER_VPC_ID/);
@@ -679,7 +687,7 @@ Deno.test("parseConfig() error messages", async (t) => {
       "a timeout as long as the probe interval names both",
       [...VPC, "--timeout", "2s"],
       {},
-      'Conflicting --timeout "2s" and --probe-interval "1s": the timeout must be shorter than the probe interval; lower --timeout or raise --probe-interval',
+      'Conflicting --timeout "2s" and --probe-interval "600ms": the timeout must be shorter than the probe interval; lower --timeout or raise --probe-interval',
     ],
     [
       "a duplicate flag shows both values",

@@ -28,18 +28,20 @@ import {
   type SelfDescription,
 } from "../core/self_check.ts";
 
-/** A TCP connect to `target` within `timeoutMs`; failure is a value. */
+/** A TCP check of `target` (staggered `attempts` within `timeoutMs`); failure is a value. */
 export type Connect = (
   target: HostPort,
   timeoutMs: number,
+  attempts?: number,
 ) => Promise<{ readonly healthy: boolean; readonly error: string | undefined }>;
 
 /** The real connect: a TCP probe (`probe.ts`, the only caller of `Deno.connect`). */
 export function tcpConnect(
   target: HostPort,
   timeoutMs: number,
+  attempts = 1,
 ): ReturnType<Connect> {
-  return createTcpProbe({ port: target.port, timeoutMs })({
+  return createTcpProbe({ port: target.port, timeoutMs, attempts })({
     instanceId: "egress",
     address: target.hostname,
   });
@@ -54,6 +56,8 @@ export interface SelfCheckSettings {
   readonly egress: HostPort | undefined;
   /** Egress connect timeout (`--timeout`). */
   readonly timeoutMs: number;
+  /** Staggered egress connects per check (`--probe-attempts`; default 1). */
+  readonly attempts?: number;
   /** How often EC2 is asked for this instance's source/dest check (`--interval`). */
   readonly describeIntervalMs: number;
   /** `--dry-run`: a source/dest check found on is reported, not turned off. */
@@ -132,7 +136,7 @@ export class SelfCheck {
     const target = this.settings.egress;
     if (target === undefined) return undefined;
     const connect = this.deps.connect ?? tcpConnect;
-    const result = await connect(target, this.settings.timeoutMs);
+    const result = await connect(target, this.settings.timeoutMs, this.settings.attempts ?? 1);
     return { target: formatHostPort(target), reachable: result.healthy, error: result.error };
   }
 
@@ -320,6 +324,7 @@ export function startNodeHealth(
     | "vpcId"
     | "clusterId"
     | "timeoutMs"
+    | "probeAttempts"
     | "intervalMs"
     | "probeIntervalMs"
     | "fall"
@@ -352,6 +357,7 @@ export function startNodeHealth(
       ipForwardPath: config.ipForwardPath,
       egress: config.egressCheck,
       timeoutMs: config.timeoutMs,
+      attempts: config.probeAttempts,
       describeIntervalMs: config.intervalMs,
       dryRun: config.dryRun,
     }, {

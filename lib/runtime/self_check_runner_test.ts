@@ -346,6 +346,7 @@ Deno.test("startNodeHealth()", async (t) => {
     vpcId: "vpc-0123abcd",
     clusterId: "squid",
     timeoutMs: 100,
+    probeAttempts: 1,
     intervalMs: 1_000,
     probeIntervalMs: 50,
     fall: 2,

@@ -24,7 +24,7 @@ export const NEW_DEFAULTS: RouterConfig = {
   name: "new",
   label: "new defaults",
   flags: [...DEFAULT_TIMING],
-  probeIntervalMs: 1000,
+  probeIntervalMs: 600,
   intervalMs: 5000,
 };
 

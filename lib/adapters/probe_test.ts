@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { createTcpProbe } from "./probe.ts";
+
+Deno.test("createTcpProbe() with staggered attempts", async (t) => {
+  await t.step(
+    "a listening port passes at the first connect; the others are never made",
+    async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as Deno.NetAddr).port;
+      let accepted = 0;
+      const accepting = (async () => {
+        for await (const conn of listener) {
+          accepted += 1;
+          conn.close();
+        }
+      })();
+      const probe = createTcpProbe({ port, timeoutMs: 300, attempts: 6 });
+      const result = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      listener.close();
+      await accepting;
+      assert.equal(result.healthy, true);
+      assert.equal(accepted, 1, "one connection, not six");
+    },
+  );
+
+  await t.step("a refused port fails the check at once, not after the attempts", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const probe = createTcpProbe({ port, timeoutMs: 1_000, attempts: 6 });
+    const result = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+    assert.equal(result.healthy, false);
+    assert.equal(result.error, "refused");
+    assert.ok(result.latencyMs < 500, `failed after ${result.latencyMs}ms`);
+  });
+
+  await t.step("no address fails without a connect", async () => {
+    const probe = createTcpProbe({ port: 1, timeoutMs: 100, attempts: 3 });
+    const result = await probe({ instanceId: "i-1", address: undefined });
+    assert.deepEqual(result, {
+      instanceId: "i-1",
+      healthy: false,
+      error: "no_address",
+      latencyMs: 0,
+    });
+  });
+});
