@@ -791,10 +791,7 @@ export function helpText(): string {
   const usage = [
     [`${PROGRAM} --vpc-id ID [flags]`, "Run the controller (on every NAT instance)"],
     [`${PROGRAM} status --vpc-id ID [flags]`, "Print the NAT instances and route tables once"],
-    [
-      `${PROGRAM} drain --vpc-id ID [flags]`,
-      "On a NAT instance: move its route tables away, keep it out (returns when none is left)",
-    ],
+    [`${PROGRAM} drain --vpc-id ID [flags]`, "On a NAT instance: move its route tables off it"],
     [`${PROGRAM} undrain --vpc-id ID [flags]`, "On a NAT instance: end its drain"],
   ];
   const usageWidth = Math.max(...usage.map(([left]) => left?.length ?? 0)) + 2;
