@@ -341,7 +341,7 @@ async function route(
         log,
         clock: realClock,
         self: identity.instanceId,
-        bootedAt: bootTime(log),
+        bootedAt: bootTime(config, log),
         own: () => ownView(controller, identity.instanceId),
         refresh: async () => {
           if (await controller.discover()) await controller.reconcile("discovery");
@@ -390,7 +390,9 @@ function ownView(controller: Controller, instanceId: string) {
  * shutdown or reboot, and is cleared once the node is healthy again. 0 (never clear) when
  * the uptime cannot be read.
  */
-function bootTime(log: Logger): number {
+function bootTime(config: Config, log: Logger): number {
+  const given = Date.parse(config.bootedAt);
+  if (!Number.isNaN(given)) return given;
   try {
     return Date.now() - Deno.osUptime() * 1000;
   } catch (error) {

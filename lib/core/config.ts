@@ -1,6 +1,6 @@
 /**
  * @module Command line and environment → `Config`. One table, `FLAGS`, drives parsing,
- * the environment lookup, defaults and `--help`; `ENV_ONLY` lists the two settings read
+ * the environment lookup, defaults and `--help`; `ENV_ONLY` lists the settings read
  * from the environment alone; `deriveTimings` computes the values that follow from the
  * flags. The value parsers are in `parse.ts`. Pure: the arguments and an environment
  * record are passed in; bad input comes back as a one-line message (what is wrong, then
@@ -101,6 +101,11 @@ export interface Config {
   readonly ipForwardPath: string;
   /** Where `--serve-health` listens: `AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS`. */
   readonly serveHealthAddress: string;
+  /**
+   * When the instance booted, as an ISO time: `AWS_NAT_ROUTER_BOOTED_AT`; empty: from the
+   * OS uptime. For test worlds whose "reboot" does not reboot the kernel.
+   */
+  readonly bootedAt: string;
 
   // Derived from the flags, once, here (see `deriveTimings`):
   /** Timeout of one EC2 request: `--interval`, kept within 2s to 10s. */
@@ -154,7 +159,7 @@ interface FlagSpec<T> {
 }
 
 /** The fields of `Config` set by an environment variable only, with no flag. */
-type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress";
+type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress" | "bootedAt";
 /** The fields of `Config` computed from the others (`deriveTimings`). */
 type DerivedKey = "requestTimeoutMs" | "writeTrustMs";
 /** What the flags set. */
@@ -393,6 +398,8 @@ const ENV_ONLY: { readonly [K in EnvOnlyKey]: { readonly env: string; readonly i
     },
     /** Every interface: what peers reach, whichever address they probe (tests: a 127.x). */
     serveHealthAddress: { env: "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS", initial: "0.0.0.0" },
+    /** Tests: a network-namespace "reboot" keeps the kernel's uptime. */
+    bootedAt: { env: "AWS_NAT_ROUTER_BOOTED_AT", initial: "" },
   };
 
 /** Bounds of one EC2 request's timeout: at least 2s however short `--interval` is. */
