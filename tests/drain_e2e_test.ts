@@ -238,3 +238,55 @@ Deno.test("a plain restart of a router moves nothing, and an expired mark blocks
     await vpc.close();
   }
 });
+
+Deno.test("coming back: a node clears a mark set before its boot once healthy, not one set since", async (t) => {
+  const vpc = await SimVpc.standard();
+  const { natIds } = vpc.fleet;
+  const [a1, a2, b1] = natIds as [string, string, string];
+  let routers: RouterProcess[] = [];
+  const restart = async (bootedAt: number | undefined) => {
+    await routers[0]!.stop();
+    routers[0] = startRouter({
+      name: "router-1-again",
+      args: routerArgs(vpc, ["--ec2-election", ...FAST]),
+      env: simEnv({ ec2: vpc.ec2Endpoint, imds: vpc.imdsEndpoint(a1) }, {
+        AWS_REGION: vpc.region,
+        ...(bootedAt === undefined
+          ? {}
+          : { AWS_NAT_ROUTER_BOOTED_AT: new Date(bootedAt).toISOString() }),
+      }),
+    });
+    await routers[0]!.waitFor(/router\.ready/);
+  };
+  try {
+    routers = startFleet(vpc);
+    await waitUntilRouted("the fleet has converged", vpc, natIds);
+    const drained = await runAs(vpc, "drain", a1);
+    assert.equal(drained.code, 0, drained.stderr.join("\n"));
+
+    await t.step("a router restart (no reboot) keeps an operator's mark", async () => {
+      await restart(undefined);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      assert.ok(vpc.ec2.instance(a1)!.tags[TAG_DRAINING], "the mark stays");
+      assert.deepEqual(tablesOn(vpc, a1), []);
+      assert.deepEqual(routers[0]!.grep(/drain\.cleared/), []);
+    });
+
+    await t.step(
+      "after a reboot, the node clears its mark once healthy and takes tables back",
+      async () => {
+        await restart(Date.now());
+        await routers[0]!.waitFor(/drain\.cleared instance_id=\S+ reason=healthy_after_boot/);
+        assert.equal(vpc.ec2.instance(a1)!.tags[TAG_DRAINING], undefined);
+        await waitUntil("a1 carries a table again", () => tablesOn(vpc, a1).length > 0);
+        await waitUntilRouted("the fleet has converged again", vpc, [a1, a2, b1]);
+      },
+    );
+
+    await stopAll(routers);
+    routers = [];
+  } finally {
+    await Promise.all(routers.map((r) => r.kill()));
+    await vpc.close();
+  }
+});
