@@ -56,8 +56,8 @@ async function connectOnce(
  * With `attempts` > 1 (the staggered detector), one check starts that many connects, spread
  * evenly over one timeout (attempt i starts at i × timeout / attempts), each with the full
  * timeout: the check passes at the first connect that succeeds (the others are cancelled) and
- * fails when all of them time out (after about twice the timeout), or at once when one is
- * refused. Random loss must drop every connect to fail a check (probability loss^attempts),
+ * fails when all of them time out (after about twice the timeout), or when one is refused and
+ * the refusals last `refusalWindowMs` (0: at once). Random loss must drop every connect to fail a check (probability loss^attempts),
  * while a dead NAT fails it about as fast as a single connect would.
  */
 export function createTcpProbe(
@@ -66,12 +66,18 @@ export function createTcpProbe(
     readonly timeoutMs: number;
     /** Staggered connects per check (default 1). */
     readonly attempts?: number;
+    /**
+     * How long a refusal must last to fail the check (default 0: at once). Meanwhile the
+     * check keeps connecting, `attempts` times over the window, and passes if one succeeds.
+     */
+    readonly refusalWindowMs?: number;
     readonly now?: () => number;
   },
 ): Probe {
   const now = options.now ?? (() => performance.now());
   const attempts = Math.max(1, options.attempts ?? 1);
   const staggerMs = options.timeoutMs / attempts;
+  const refusalWindowMs = options.refusalWindowMs ?? 0;
   return async ({ instanceId, address }) => {
     if (address === undefined) {
       return { instanceId, healthy: false, error: "no_address", latencyMs: 0 };
@@ -110,6 +116,16 @@ export function createTcpProbe(
           }
         },
       );
+      if (!outcome.ok && outcome.error !== "timeout" && refusalWindowMs > 0) {
+        // The NAT answered "no": its box is up. Move its tables only if that lasts (a squid
+        // restart, a health port closed by the self-check for good).
+        done.abort();
+        await Promise.all(running);
+        if (await stillRefusing(address, outcome.error)) {
+          return { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
+        }
+        return { instanceId, healthy: true, error: undefined, latencyMs: now() - started };
+      }
       return outcome.ok
         ? { instanceId, healthy: true, error: undefined, latencyMs: now() - started }
         : { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
@@ -119,6 +135,18 @@ export function createTcpProbe(
       await Promise.all(running);
     }
   };
+
+  /** Connects again through the refusal window; `false` as soon as one succeeds. */
+  async function stillRefusing(address: string, _error: string): Promise<boolean> {
+    const until = now() + refusalWindowMs;
+    const never = new AbortController().signal;
+    while (now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, refusalWindowMs / attempts));
+      const result = await connectOnce(address, options.port, options.timeoutMs, never);
+      if (result.ok) return false;
+    }
+    return true;
+  }
 }
 
 /** Probes every target concurrently; resolves when all have answered or timed out. */

@@ -46,3 +46,34 @@ Deno.test("createTcpProbe() with staggered attempts", async (t) => {
     });
   });
 });
+
+Deno.test("createTcpProbe() with a refusal window", async (t) => {
+  await t.step("a refusal shorter than the window passes the check", async () => {
+    const probe0 = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe0.addr as Deno.NetAddr).port;
+    probe0.close();
+    let listener: Deno.Listener | undefined;
+    const opening = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        listener = Deno.listen({ hostname: "127.0.0.1", port });
+        resolve();
+      }, 150)
+    );
+    const probe = createTcpProbe({ port, timeoutMs: 100, attempts: 6, refusalWindowMs: 600 });
+    const result = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+    await opening;
+    listener?.close();
+    assert.equal(result.healthy, true, `refused for 150 ms of a 600 ms window: ${result.error}`);
+  });
+
+  await t.step("a refusal that lasts the window fails the check after it", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const probe = createTcpProbe({ port, timeoutMs: 100, attempts: 6, refusalWindowMs: 300 });
+    const result = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+    assert.equal(result.healthy, false);
+    assert.equal(result.error, "refused");
+    assert.ok(result.latencyMs >= 300, `failed after ${result.latencyMs}ms, not before 300`);
+  });
+});
