@@ -101,7 +101,16 @@ export async function drain(
   }
   log.info("drain.started", { instance_id: self, reason: options.reason ?? "operator" });
   // Decide as a follower of the election would: a draining node writes only its own tables.
-  const controller = new Controller({ ...settings, ec2Election: true, dryRun: false }, {
+  // One check per NAT gives each its verdict (`rise` 1): the view only picks where this
+  // node's tables go, a check is already several staggered connects, and a second round would
+  // cost a whole probe interval of the hand-off.
+  const controller = new Controller({
+    ...settings,
+    ec2Election: true,
+    dryRun: false,
+    fall: 1,
+    rise: 1,
+  }, {
     ...deps,
     self,
   });
