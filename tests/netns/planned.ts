@@ -83,7 +83,13 @@ export async function plannedMove(
   }
   await watcher;
   if (handoffAt === undefined) {
-    throw new Error(`EC2 still shows tables on ${instanceId} ${timeoutMs}ms after ${kind}`);
+    throw new Error(
+      `EC2 still shows tables on ${instanceId} ${timeoutMs}ms after ${kind}; problems: ${
+        world.problems.join("; ") || "none"
+      }; routers:\n${
+        world.routers().map((r) => `${r.name}: ${r.lines.slice(-8).join("\n  ")}`).join("\n")
+      }`,
+    );
   }
   await world.waitUntil(
     `the subnets on ${instanceId} (${affected.join(", ")}) move away after ${kind}`,
