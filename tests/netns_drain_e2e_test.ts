@@ -14,6 +14,8 @@ import { zoneAllocation } from "./netns/faults.ts";
 import {
   lostBetween,
   plannedMove,
+  routeMark,
+  tableMoves,
   tablesOnNat,
   type Trigger,
   TRIGGERS,
@@ -117,31 +119,48 @@ Deno.test({
   ignore: !available,
   fn: async (t) => {
     await withWorld(async (world) => {
-      await t.step("each NAT: shutdown (drain first), boot, back healthy, its zone back", async () => {
-        const writes = world.sim.routeWrites.length;
-        const carried = Object.values(world.carriers());
-        const from = Date.now();
-        for (const nat of world.nats) {
-          const outcome = await plannedMove(world, "shutdown", nat.instanceId);
-          assert.equal(outcome.code, 0);
-          await undoPlanned(world, "shutdown", nat.instanceId);
-          await nat.router!.waitFor(/drain\.cleared .*reason=healthy_after_boot/, 30_000);
-        }
-        const to = Date.now();
-        const lost = world.subnets.map((s) => lostBetween(world, s.name, from, to));
-        const moves = world.sim.routeWrites.length - writes;
-        // Each subnet's table leaves its NAT once and comes back once: the fewest moves a
-        // refresh can make with route moves (each resets that subnet's TCP connections).
-        const minimum = 2 * carried.length;
-        report(
-          `netns rolling refresh of ${world.nats.length} NATs: ${moves} table moves ` +
-            `(= TCP connection resets per subnet; minimum ${minimum}), datagrams lost ${
-              lost.join("/")
-            }, ${Math.round((to - from) / 1000)}s`,
-        );
-        assert.deepEqual(lost, world.subnets.map(() => 0), "0 datagrams lost in every subnet");
-        assert.equal(moves, minimum, "each table moved away and back once, no more");
-      });
+      await t.step(
+        "each NAT: shutdown (drain first), boot, back healthy, its zone back",
+        async () => {
+          const writes = world.sim.routeWrites.length;
+          const start = routeMark(world);
+          const carried = Object.values(world.carriers());
+          const from = Date.now();
+          for (const nat of world.nats) {
+            const outcome = await plannedMove(world, "shutdown", nat.instanceId);
+            assert.equal(outcome.code, 0);
+            await undoPlanned(world, "shutdown", nat.instanceId);
+            await nat.router!.waitFor(/drain\.cleared .*reason=healthy_after_boot/, 30_000);
+          }
+          const to = Date.now();
+          const lost = world.subnets.map((s) => lostBetween(world, s.name, from, to));
+          const moves = tableMoves(world, start);
+          // Each subnet's table leaves its NAT once and comes back once: the fewest moves a
+          // refresh can make with route moves (each resets that subnet's TCP connections).
+          const minimum = 2 * carried.length;
+          report(
+            `netns rolling refresh of ${world.nats.length} NATs: ${moves} table moves ` +
+              `(= TCP connection resets per subnet; minimum ${minimum}; ${
+                world.sim.routeWrites.length - writes
+              } route writes), datagrams lost ${lost.join("/")}, ${
+                Math.round((to - from) / 1000)
+              }s`,
+          );
+          assert.deepEqual(lost, world.subnets.map(() => 0), "0 datagrams lost in every subnet");
+          const sequence = world.sim.routeWrites.slice(writes).map((w) => {
+            const subnet = world.subnets.find((s) => s.routeTableId === w.routeTableId)?.name;
+            const to = w.instanceId ??
+              world.sim.networkInterface(w.networkInterfaceId ?? "")?.instance.instanceId;
+            const nat = world.nats.find((n) => n.instanceId === to);
+            return `${Math.round((w.time - from) / 100) / 10}s ${subnet}→nat${nat?.index ?? "?"}`;
+          });
+          assert.equal(
+            moves,
+            minimum,
+            `each table moved away and back once:\n${sequence.join("\n")}`,
+          );
+        },
+      );
     });
   },
 });

@@ -10,6 +10,8 @@
 import {
   lostBetween,
   plannedMove,
+  routeMark,
+  tableMoves,
   TRIGGER_TEXT,
   TRIGGERS,
   undoPlanned,
@@ -102,6 +104,7 @@ async function runRolling(
   world: NetWorld,
 ): Promise<Row> {
   const writes = world.sim.routeWrites.length;
+  const start = routeMark(world);
   const carried = world.subnets.length;
   const from = Date.now();
   let failed = 0;
@@ -116,7 +119,7 @@ async function runRolling(
   }
   const to = Date.now();
   const lost = world.subnets.map((s) => lostBetween(world, s.name, from, to));
-  const moves = world.sim.routeWrites.length - writes;
+  const moves = tableMoves(world, start);
   options.progress(`dataplane rolling ${config.name}: ${moves} moves, lost ${lost.join("/")}`);
   return row({
     scenario: `dataplane: rolling refresh of ${world.nats.length} NATs`,
@@ -128,6 +131,7 @@ async function runRolling(
     ...(config.name === "new" ? { bounds: [{ statistic: "max" as const, limit: 0 }] } : {}),
     extra: {
       tableMoves: moves,
+      routeWrites: world.sim.routeWrites.length - writes,
       tcpConnectionResets:
         `${moves} table moves: each resets its subnet's TCP connections (minimum ${
           2 * carried

@@ -143,3 +143,32 @@ export function lostBetween(world: NetWorld, subnet: string, from: number, to: n
   const distinct = new Set(seqs);
   return Math.max(...seqs) - Math.min(...seqs) + 1 - distinct.size;
 }
+
+/**
+ * Route writes since index `since` that changed a table's target (a repeated write of the
+ * same target resets nothing): the table moves, each resetting its subnet's TCP connections.
+ */
+export function tableMoves(
+  world: NetWorld,
+  since: { readonly writes: number; readonly targets: ReadonlyMap<string, string | undefined> },
+): number {
+  const current = new Map(since.targets);
+  let moves = 0;
+  for (const write of world.sim.routeWrites.slice(since.writes)) {
+    const to = write.instanceId ??
+      world.sim.networkInterface(write.networkInterfaceId ?? "")?.instance.instanceId;
+    if (current.get(write.routeTableId) !== to) moves += 1;
+    current.set(write.routeTableId, to);
+  }
+  return moves;
+}
+
+/** Where each table points now and how many writes EC2 has seen: a start for `tableMoves`. */
+export function routeMark(world: NetWorld) {
+  return {
+    writes: world.sim.routeWrites.length,
+    targets: new Map(
+      world.subnets.map((s) => [s.routeTableId, world.sim.defaultRouteTarget(s.routeTableId)]),
+    ),
+  };
+}
