@@ -164,7 +164,9 @@ export function tableMoves(
 }
 
 /** Where each table points now and how many writes EC2 has seen: a start for `tableMoves`. */
-export function routeMark(world: NetWorld) {
+export function routeMark(
+  world: NetWorld,
+): { readonly writes: number; readonly targets: ReadonlyMap<string, string | undefined> } {
   return {
     writes: world.sim.routeWrites.length,
     targets: new Map(
