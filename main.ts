@@ -14,7 +14,12 @@ import { type Config, ENV_NAMES, helpText, parseConfig } from "./lib/core/config
 import { formatHostPort } from "./lib/core/parse.ts";
 import { Controller } from "./lib/runtime/controller.ts";
 import { createCredentialChain } from "./lib/adapters/credentials.ts";
-import { createEc2 } from "./lib/adapters/ec2.ts";
+import { createEc2, type NatGatewayReader, toEc2Error } from "./lib/adapters/ec2.ts";
+import {
+  checkFallbackGateways,
+  fallbackGatewayError,
+  fallbackGatewayIds,
+} from "./lib/core/fallback.ts";
 import { createLogger, type Logger } from "./lib/adapters/log.ts";
 import type { LogLevel } from "./lib/model.ts";
 import {
@@ -303,6 +308,10 @@ async function route(
     ...(telemetry ? { onCall: telemetry.metrics.onEc2Call } : {}),
   });
   try {
+    if (config.fallbackNatGateway !== undefined) {
+      const bad = await checkFallbackAtStart(config, ec2, log);
+      if (bad !== undefined) return bad;
+    }
     const lastOk = lastOkCycle();
     const metricsObserver = telemetry?.metrics.observer;
     const controller = new Controller(config, {
@@ -452,6 +461,35 @@ async function departure(
     return outcome.code;
   } finally {
     ec2.destroy();
+  }
+}
+
+/**
+ * `--fallback-nat-gateway` is confirmed before it is ever needed: each gateway must exist, be
+ * `available`, be in the VPC and have public connectivity. One that is not is bad input: one
+ * line, exit 2, before any change. When EC2 cannot be read, say so and go on (a NAT gateway
+ * check must not keep the router from starting).
+ */
+async function checkFallbackAtStart(
+  config: Config,
+  ec2: NatGatewayReader,
+  log: Logger,
+): Promise<number | undefined> {
+  const fallback = config.fallbackNatGateway;
+  if (fallback === undefined) return undefined;
+  try {
+    const found = await ec2.describeNatGateways(fallbackGatewayIds(fallback));
+    const problems = checkFallbackGateways(fallback, config.vpcId, found);
+    if (problems.length === 0) {
+      log.info("fallback.checked", { nat_gateway_ids: fallbackGatewayIds(fallback).join(",") });
+      return undefined;
+    }
+    console.error(`aws-nat-router: ${fallbackGatewayError(problems, config.vpcId)}`);
+    return 2;
+  } catch (error) {
+    const e = toEc2Error("DescribeNatGateways", error);
+    log.warn("fallback.unchecked", { code: e.code, error: e.detail });
+    return undefined;
   }
 }
 

@@ -38,6 +38,8 @@ export interface NatInstance {
   readonly networkInterfaces: readonly NetworkInterface[];
   /** When its `aws-nat-router/draining` mark was set (ms since the epoch); absent: no mark. */
   readonly drainingSince?: number;
+  /** The subnet it runs in (the one whose egress must never be routed to a NAT). */
+  readonly subnetId?: string | undefined;
 }
 
 /** What a route table's `0.0.0.0/0` route currently points at. */
@@ -59,6 +61,10 @@ export interface RouteTable {
   /** The `aws-nat-router/zone` tag when valid; route tables have no placement. */
   readonly zone: string | undefined;
   readonly defaultRoute: DefaultRoute | undefined;
+  /** The subnets explicitly associated with it. */
+  readonly subnetIds?: readonly string[];
+  /** Whether it is the VPC's main route table (serving every subnet without its own). */
+  readonly main?: boolean;
 }
 
 /** A healthy instance offered to the allocator. */
@@ -103,6 +109,17 @@ export interface RouteChange {
   /** Set instead of `networkInterfaceId` when the route goes to the fallback NAT gateway. */
   readonly natGatewayId?: string;
   readonly reason: MoveReason;
+}
+
+/** A managed NAT gateway, as `DescribeNatGateways` shows it (for `--fallback-nat-gateway`). */
+export interface NatGateway {
+  readonly natGatewayId: string;
+  readonly vpcId: string | undefined;
+  /** `pending`, `failed`, `available`, `deleting` or `deleted`. */
+  readonly state: string;
+  /** `public` (reaches the internet) or `private`; EC2 omits it on old gateways: public. */
+  readonly connectivityType: string;
+  readonly subnetId: string | undefined;
 }
 
 /** Turn source/destination checking off, on the instance or on one of its interfaces. */

@@ -48,12 +48,12 @@ Options:
                         (default bench-results/dataplane.json; needs root on Linux)
   --out FILE            Where to write the JSON results (default bench-results/latest.json;
                         bench-results/footprint.json when footprint is the only scenario)
-  --log-level LEVEL     Log level of the router processes (default info; debug for analysis)
-  --logs DIR            Write every router's log lines to DIR after each scenario
-  --help                Show this help
 
 A SCENARIO named without --scenario is the same as --scenario SCENARIO,
-e.g. deno task bench footprint.`;
+e.g. deno task bench footprint.
+  --log-level LEVEL     Log level of the router processes (default info; debug for analysis)
+  --logs DIR            Write every router's log lines to DIR after each scenario
+  --help                Show this help`;
 
 interface Options {
   readonly trials: number;

@@ -52,7 +52,7 @@ data "aws_iam_policy_document" "router" {
   # Describe* cannot be scoped to resources.
   statement {
     sid       = "Describe"
-    actions   = ["ec2:DescribeInstances", "ec2:DescribeRouteTables"]
+    actions   = ["ec2:DescribeInstances", "ec2:DescribeRouteTables", "ec2:DescribeNatGateways"]
     resources = ["*"]
   }
   statement {

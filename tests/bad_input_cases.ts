@@ -24,10 +24,10 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   { name: "an unknown flag", args: [...VPC, "--bogus"], env: {}, mentions: "--bogus" },
   { name: "a misspelled flag", args: ["--vpcid", "vpc-0123abcd"], env: {}, mentions: "--vpcid" },
   {
-    name: "a long flag with one dash",
-    args: ["-vpc-id", "vpc-0123abcd"],
+    name: "a misspelled long flag with one dash",
+    args: ["-vpcid", "vpc-0123abcd"],
     env: {},
-    mentions: "-vpc-id",
+    mentions: "-vpcid",
   },
   { name: "an unknown short flag", args: [...VPC, "-x"], env: {}, mentions: "-x" },
   { name: "an unknown subcommand", args: ["start", ...VPC], env: {}, mentions: "start" },
@@ -44,7 +44,79 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     env: {},
     mentions: "--ec2-election",
   },
-  { name: "a switch with =value", args: [...VPC, "--once=false"], env: {}, mentions: "--once" },
+  { name: "a switch with =maybe", args: [...VPC, "--once=maybe"], env: {}, mentions: "--once" },
+  {
+    name: "a one-dash switch with =value that is not a boolean",
+    args: [...VPC, "-ec2-election=on"],
+    env: {},
+    mentions: "--ec2-election",
+  },
+
+  // --serve-health [ADDR:]PORT.
+  {
+    name: "a --serve-health ADDR:PORT with port 0",
+    args: [...VPC, "--serve-health", "10.0.1.5:0"],
+    env: {},
+    mentions: "--serve-health",
+  },
+  {
+    name: "a --serve-health IPv6 address without brackets",
+    args: [...VPC, "--serve-health", "::1:3127"],
+    env: {},
+    mentions: "--serve-health",
+  },
+  {
+    name: "a --serve-health with a bad host",
+    args: [...VPC, "--serve-health", "not a host:3127"],
+    env: {},
+    mentions: "--serve-health",
+  },
+
+  // The original tool's secret flags: credentials never go on the command line.
+  {
+    name: "the original's --aws-access-key",
+    args: [...VPC, "--aws-access-key", "AKIAEXAMPLEKEY000000"],
+    env: {},
+    mentions: "--aws-access-key",
+  },
+  {
+    name: "the original's --aws-secret-key=VALUE",
+    args: [...VPC, "--aws-secret-key=wJalrXUtnFEMI/EXAMPLEKEY"],
+    env: {},
+    mentions: "--aws-secret-key",
+  },
+  {
+    name: "the original's -aws-secret-key with one dash",
+    args: ["-aws-secret-key", "wJalrXUtnFEMI/EXAMPLEKEY", ...VPC],
+    env: {},
+    mentions: "-aws-secret-key",
+  },
+
+  // The original tool's variables.
+  {
+    name: "a malformed NAT_HC_PORT",
+    args: VPC,
+    env: { NAT_HC_PORT: "abc" },
+    mentions: "NAT_HC_PORT",
+  },
+  {
+    name: "a NAT_EC2_ELECTION that is not a boolean",
+    args: VPC,
+    env: { NAT_EC2_ELECTION: "maybe" },
+    mentions: "NAT_EC2_ELECTION",
+  },
+  {
+    name: "a malformed NAT_VPC_ID",
+    args: [],
+    env: { NAT_VPC_ID: "vpc-xyz" },
+    mentions: "NAT_VPC_ID",
+  },
+  {
+    name: "a NAT_HC_TIMEOUT in conflict with a given --probe-interval",
+    args: [...VPC, "--probe-interval", "1s"],
+    env: { NAT_HC_TIMEOUT: "2s" },
+    mentions: "NAT_HC_TIMEOUT",
+  },
   {
     name: "a flag given twice",
     args: [...VPC, "--port", "1", "--port", "2"],
@@ -147,8 +219,8 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
   },
   { name: "a zero --timeout", args: [...VPC, "--timeout", "0s"], env: {}, mentions: "--timeout" },
   {
-    name: "a --timeout as long as the probe interval",
-    args: [...VPC, "--timeout", "1s"],
+    name: "a --timeout as long as a given --probe-interval",
+    args: [...VPC, "--timeout", "1s", "--probe-interval", "1s"],
     env: {},
     mentions: "--timeout",
   },
@@ -338,5 +410,49 @@ export const BAD_INPUT_CASES: readonly BadInputCase[] = [
     args: [...VPC, "--output", "json"],
     env: {},
     mentions: "--output",
+  },
+];
+
+/**
+ * `--fallback-nat-gateway` values that parse but name a gateway the router cannot use. Only
+ * EC2 can tell (DescribeNatGateways, after the region and credentials), so these run against
+ * a simulated VPC holding `gateway` (absent: EC2 does not know the id); the router must exit
+ * 2 with one line naming the gateway, and change nothing.
+ */
+export interface BadFallbackGatewayCase {
+  readonly name: string;
+  /** The gateway the simulated EC2 holds under the configured id; `undefined`: none. */
+  readonly gateway:
+    | {
+      readonly state: "pending" | "available" | "deleted" | "failed";
+      readonly connectivityType: "public" | "private";
+      readonly inOtherVpc: boolean;
+    }
+    | undefined;
+  /** Text the error must contain besides the gateway id. */
+  readonly mentions: string;
+}
+
+export const BAD_FALLBACK_GATEWAY_CASES: readonly BadFallbackGatewayCase[] = [
+  { name: "a fallback gateway EC2 does not know", gateway: undefined, mentions: "does not know" },
+  {
+    name: "a fallback gateway still pending",
+    gateway: { state: "pending", connectivityType: "public", inOtherVpc: false },
+    mentions: '"pending", not "available"',
+  },
+  {
+    name: "a fallback gateway in another VPC",
+    gateway: { state: "available", connectivityType: "public", inOtherVpc: true },
+    mentions: 'not "vpc-',
+  },
+  {
+    name: "a private fallback gateway",
+    gateway: { state: "available", connectivityType: "private", inOtherVpc: false },
+    mentions: "cannot reach the internet",
+  },
+  {
+    name: "a deleted fallback gateway",
+    gateway: { state: "deleted", connectivityType: "public", inOtherVpc: false },
+    mentions: '"deleted", not "available"',
   },
 ];

@@ -129,7 +129,8 @@ export function misrouting(
   const names = `the healthy NATs (${healthy.join(", ")})`;
   for (const table of ownedTables(vpc, clusterId)) {
     const id = table.routeTableId;
-    const route = table.routes.find((r) => r.destinationCidrBlock === DEFAULT_ROUTE);
+    // The route in effect: the static one wins over a propagated one.
+    const route = vpc.ec2.effectiveRoute(id, DEFAULT_ROUTE);
     const target = vpc.ec2.defaultRouteTarget(id);
     if (!route || target === undefined) {
       return `route table ${id} has no default route to an instance; it should use one of ${names}`;
@@ -169,7 +170,8 @@ export async function waitUntilRouted(
 /**
  * Asserts nothing outside the router's remit changed between two snapshots: untagged
  * tables, other VPCs, routes to other destinations, local routes, instances that are not
- * cluster NATs. Tagged tables may differ only in their 0.0.0.0/0 route.
+ * cluster NATs. Tagged tables may differ only in their static 0.0.0.0/0 route (a
+ * propagated one is not the router's).
  */
 export function assertOnlyOwnRoutesChanged(
   before: Ec2Snapshot,
@@ -181,7 +183,12 @@ export function assertOnlyOwnRoutesChanged(
     table.vpcId === vpcId && table.tags[TAG_CLUSTER_ID] === clusterId;
   const strip = (table: Ec2Snapshot["routeTables"][number]) =>
     owned(table)
-      ? { ...table, routes: table.routes.filter((r) => r.destinationCidrBlock !== "0.0.0.0/0") }
+      ? {
+        ...table,
+        routes: table.routes.filter((r) =>
+          r.destinationCidrBlock !== "0.0.0.0/0" || r.origin === "EnableVgwRoutePropagation"
+        ),
+      }
       : table;
   const tables = (s: Ec2Snapshot) =>
     Object.fromEntries(
@@ -205,4 +212,12 @@ export async function stopAll(routers: readonly RouterProcess[]): Promise<void> 
         routers[n]?.lines.slice(-10).join("\n"),
     )
   );
+}
+
+/** A loopback TCP port free right now (for a listener the program under test opens). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
 }

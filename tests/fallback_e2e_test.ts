@@ -11,6 +11,9 @@ Deno.test("router --fallback-nat-gateway: to the gateway when no NAT is healthy,
   const [zoneA] = vpc.fleet.zones as [string];
   const gateway = "nat-0a1b2c3d4e5f60718";
   const zoneGateway = "nat-0fedcba9876543210";
+  // The router confirms both exist, available, public, in the VPC, before it starts.
+  vpc.ec2.addNatGateway({ natGatewayId: gateway, vpcId: vpc.vpcId });
+  vpc.ec2.addNatGateway({ natGatewayId: zoneGateway, vpcId: vpc.vpcId, zone: zoneA });
   const routers = startFleet(vpc, [
     ...FAST,
     "--fallback-nat-gateway",

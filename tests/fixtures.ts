@@ -5,7 +5,8 @@
  * and fails on demand. Small types take their fields in order (`routeTable(id, zone,
  * route)`); larger ones take an id and the fields that differ from the defaults.
  */
-import type { Ec2, RouteWrite } from "../lib/adapters/ec2.ts";
+import type { Ec2, NatGatewayReader, RouteWrite } from "../lib/adapters/ec2.ts";
+import type { DecideSettings } from "../lib/core/decide.ts";
 import type { InstanceHealth } from "../lib/core/health.ts";
 import {
   type Allocation,
@@ -13,11 +14,33 @@ import {
   DEFAULT_ROUTE,
   type DefaultRoute,
   type MoveReason,
+  type NatGateway,
   type NatInstance,
   type NetworkInterface,
   type RouteChange,
   type RouteTable,
 } from "../lib/model.ts";
+
+/**
+ * What `decide()` needs from the configuration, as a unit test starts from it: no election,
+ * two probes to flip health, a 30 s failback delay, no recovery, no fallback gateway, and the
+ * derived windows of a 5 s `--interval`; `fields` override any of these.
+ */
+export function decideSettings(fields: Partial<DecideSettings> = {}): DecideSettings {
+  return {
+    ec2Election: false,
+    fall: 2,
+    rise: 2,
+    failbackDelayMs: 30_000,
+    recovery: "off",
+    recoveryAfterMs: 60_000,
+    fallbackNatGateway: undefined,
+    writeTrustMs: 10_000,
+    splitBackoffMs: 240_000,
+    successionMs: 6_000,
+    ...fields,
+  };
+}
 
 /** A default route: active, no target, overridden by `fields`. */
 export function route(fields: Partial<DefaultRoute> = {}): DefaultRoute {
@@ -146,11 +169,13 @@ export function instanceHealth(
 }
 
 /** An in-memory EC2 port (see `fakeEc2()`). */
-export interface FakeEc2 extends Ec2 {
+export interface FakeEc2 extends Ec2, NatGatewayReader {
   /** What DescribeInstances answers; read at each call, so a test may change it in between. */
   instances: readonly NatInstance[];
   /** What DescribeRouteTables answers; read at each call likewise. */
   routeTables: readonly RouteTable[];
+  /** The NAT gateways DescribeNatGateways knows; read at each call likewise. */
+  natGateways: readonly NatGateway[];
   /**
    * Every call made, failed ones included, in order, one line each: `DescribeInstances`,
    * `DescribeRouteTables`, `CreateRoute rtb-1 -> eni-1`, `ReplaceRoute rtb-1 -> nat-1`,
@@ -206,6 +231,7 @@ export function fakeEc2(
   const fake: FakeEc2 = {
     instances: state.instances ?? [],
     routeTables: state.routeTables ?? [],
+    natGateways: [],
     calls,
     writes,
     count: (action) => calls.filter((line) => line.split(" ")[0] === action).length,
@@ -221,6 +247,22 @@ export function fakeEc2(
         skipped: [],
         calls: 1,
       }),
+    explicitlyAssociated: (_vpcId, subnetIds) => {
+      const associated = new Set(fake.routeTables.flatMap((t) => t.subnetIds ?? []));
+      return call(
+        "DescribeRouteTables",
+        undefined,
+        " association.subnet-id",
+        new Set(subnetIds.filter((id) => associated.has(id))),
+      );
+    },
+    describeNatGateways: (ids) =>
+      call(
+        "DescribeNatGateways",
+        undefined,
+        "",
+        fake.natGateways.filter((g) => ids.includes(g.natGatewayId)),
+      ),
     createRoute: routeWrite("CreateRoute"),
     replaceRoute: routeWrite("ReplaceRoute"),
     disableSourceDestCheck: (change) =>

@@ -7,7 +7,7 @@
  * runtime refuses what the set leaves out.
  */
 import assert from "node:assert/strict";
-import { ENV_NAMES } from "../lib/core/config.ts";
+import { ENV_NAMES, HEALTH_PORT } from "../lib/core/config.ts";
 import { FAST, misrouting, routerArgs } from "./e2e.ts";
 import { logFrom } from "./faults_support.ts";
 import { MAIN, runArgs, runRouter, simEnv, startRouter } from "./router_process.ts";
@@ -15,6 +15,7 @@ import { V8_FLAGS } from "../scripts/compile.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
 const ROOT = new URL("../", import.meta.url);
+const CONFIG = new URL("deno.json", ROOT).pathname;
 
 interface PermissionSet {
   readonly [kind: string]: unknown;
@@ -61,23 +62,80 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
   await t.step("net: AWS endpoints on 443, the metadata service, VPC ranges, two listens", () => {
     assert.deepEqual(set.net, [
       "*.amazonaws.com:443", // the EC2 API
+      "*.amazonaws.com.cn:443", // the EC2 API in the China regions
+      "*.api.aws:443", // the EC2 API's dual-stack endpoints, ec2.REGION.api.aws
       "169.254.169.254:80", // the instance metadata service
+      "[fd00:ec2::254]:80", // the instance metadata service over IPv6 (Nitro)
       "10.0.0.0/8", // health checks: the ranges a VPC can use
       "172.16.0.0/12",
       "192.168.0.0/16",
       "100.64.0.0/10",
       "198.19.0.0/16", // a range AWS also allows for VPCs (the namespace tests' VPC)
-      "0.0.0.0:3128", // listening: --serve-health on the squid port
+      `0.0.0.0:${HEALTH_PORT}`, // listening: --serve-health, beside squid's 3128
       "0.0.0.0:9100", // listening: --metrics-listen :9100
     ]);
+    assert.ok(![3128, 3129, 3130, 9100].includes(HEALTH_PORT), "clear of squid and metrics");
   });
+
+  await t.step(
+    "Deno grants exactly the endpoints real deployments use, and no neighbour",
+    async () => {
+      const expected: readonly [string, "granted" | "prompt"][] = [
+        ["ec2.us-east-1.amazonaws.com:443", "granted"],
+        ["ec2.cn-north-1.amazonaws.com.cn:443", "granted"],
+        ["ec2.eu-west-1.api.aws:443", "granted"],
+        ["169.254.169.254:80", "granted"],
+        ["[fd00:ec2::254]:80", "granted"],
+        [`0.0.0.0:${HEALTH_PORT}`, "granted"],
+        ["[fd00:ec2::253]:80", "prompt"],
+        ["ec2.us-east-1.amazonaws.com:80", "prompt"],
+        ["example.com:443", "prompt"],
+        ["0.0.0.0:3128", "prompt"],
+      ];
+      const script = await Deno.makeTempFile({ suffix: ".ts" });
+      try {
+        await Deno.writeTextFile(
+          script,
+          `for (const host of ${JSON.stringify(expected.map(([host]) => host))}) {
+          console.log(host, (await Deno.permissions.query({ name: "net", host })).state);
+        }`,
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-P", "--no-prompt", "--quiet", "--config", CONFIG, script],
+          cwd: new URL(".", ROOT).pathname,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+        assert.deepEqual(lines, expected.map(([host, state]) => `${host} ${state}`));
+      } finally {
+        await Deno.remove(script);
+      }
+    },
+  );
 
   await t.step("env: named variables and the AWS_* family only", () => {
     const env = set.env as string[];
     assert.ok(Array.isArray(env), "env is a list, not true");
     assert.deepEqual(
       [...env].sort(),
-      ["AWS_*", "HOME", "HOMEDRIVE", "HOMEPATH", "LOG_LEVEL", "USERPROFILE", "_X_AMZN_TRACE_ID"],
+      [
+        "AWS_*",
+        "HOME",
+        "HOMEDRIVE",
+        "HOMEPATH",
+        "LOG_LEVEL",
+        // The original tool's variables, which its deployments still set.
+        "NAT_CLUSTER_ID",
+        "NAT_EC2_ELECTION",
+        "NAT_HC_PORT",
+        "NAT_HC_PUBLIC",
+        "NAT_HC_TIMEOUT",
+        "NAT_INTERVAL",
+        "NAT_VPC_ID",
+        "USERPROFILE",
+        "_X_AMZN_TRACE_ID",
+      ],
     );
     for (const pattern of env) {
       assert.ok(!pattern.includes("*") || pattern === "AWS_*", `${pattern}: no other wildcard`);
@@ -88,6 +146,7 @@ Deno.test("deno.json's default permission set is exactly the audited one", async
     const env = set.env as string[];
     const names = await namesReadByTheProgram();
     assert.ok(names.includes("AWS_NAT_ROUTER_VPC_ID") && names.includes("LOG_LEVEL"));
+    assert.ok(names.includes("NAT_VPC_ID") && names.includes("NAT_HC_TIMEOUT"), "the original's");
     for (
       const envOnly of ["AWS_NAT_ROUTER_IP_FORWARD_PATH", "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS"]
     ) {

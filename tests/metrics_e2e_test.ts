@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { CONTENT_TYPE } from "../lib/adapters/prometheus.ts";
 import { serveMetrics } from "../lib/adapters/metrics_server.ts";
-import { FAST, misrouting, routerArgs, targets, waitUntil, waitUntilRouted } from "./e2e.ts";
+import {
+  FAST,
+  freePort,
+  misrouting,
+  routerArgs,
+  targets,
+  waitUntil,
+  waitUntilRouted,
+} from "./e2e.ts";
 import { runRouter, simEnv, startRouter } from "./router_process.ts";
 import { SimVpc } from "./sim/vpc.ts";
 
@@ -117,13 +125,6 @@ async function scrape(address: string): Promise<Exposition> {
   assert.equal(response.status, 200, text);
   assert.equal(response.headers.get("content-type"), CONTENT_TYPE);
   return parseExposition(text);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -302,7 +303,8 @@ Deno.test("router --metrics-listen: counters move during a failover and a thrott
         const zone = vpc.ec2.instance(b1)!.zone;
         assert.equal(value(after, "aws_nat_router_nat_healthy", { instance_id: b1, zone }), 0);
         assert.ok(
-          value(after, "aws_nat_router_probes_total", { instance_id: b1, result: "refused" }) >= 2,
+          // --fall 1 by default: one refused check is the verdict
+          value(after, "aws_nat_router_probes_total", { instance_id: b1, result: "refused" }) >= 1,
         );
         assert.ok(replaced(after) - replaced(before) >= its.length, "ReplaceRoute ok counted");
         for (const table of its) {

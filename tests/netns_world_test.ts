@@ -87,8 +87,10 @@ Deno.test({
     const gone = new Deno.Command("true").spawn();
     const { success } = await gone.status;
     assert.ok(success);
-    const stale = `anr${gone.pid}x1-stale`;
-    const live = `anr${Deno.pid}x999-live`;
+    const stale = `anr${gone.pid}w1-stale`;
+    // Another process's world (another test run on this host) is live: kept.
+    const other = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const live = `anr${other.pid}w1-live`;
     await run("ip", ["netns", "add", stale]);
     await run("ip", ["netns", "add", live]);
     try {
@@ -98,6 +100,8 @@ Deno.test({
       assert.ok(!left.includes(stale));
       assert.ok(left.includes(live));
     } finally {
+      other.kill("SIGKILL");
+      await other.status;
       await removeNamespace(stale);
       await removeNamespace(live);
     }

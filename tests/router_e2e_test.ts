@@ -15,8 +15,8 @@ import {
   waitUntil,
   waitUntilRouted,
 } from "./e2e.ts";
-import { runRouter, simEnv, startRouter } from "./router_process.ts";
-import { SimVpc } from "./sim/vpc.ts";
+import { type RouterProcess, runRouter, simEnv, startRouter } from "./router_process.ts";
+import { SimVpc, type StandardVpc } from "./sim/vpc.ts";
 
 const WRITES = ["CreateRoute", "ReplaceRoute", "ModifyInstanceAttribute"];
 
@@ -255,9 +255,10 @@ Deno.test("router fleet with --ec2-election: only the leader writes; a follower 
 
 Deno.test("router recovery reboots a NAT that stays unhealthy, once per window", async () => {
   const vpc = await SimVpc.standard({ rebootMs: 60_000 });
+  // Recovery needs to know which instance it runs on (never itself): the router runs as a1.
   const router = startRouter({
     args: routerArgs(vpc, [...FAST, "--recovery", "reboot", "--recovery-after", "5s"]),
-    env: env(vpc),
+    env: simEnv({ ec2: vpc.ec2Endpoint }, vpc.routerEnv(vpc.fleet.natIds[0])),
   });
   try {
     const b1 = vpc.fleet.natIds[2]!;
@@ -290,5 +291,43 @@ Deno.test("router exits 0 on SIGTERM in the middle of a batch of writes", async 
     await router.stop();
     vpc.ec2Server.clearFaults();
     await vpc.close();
+  }
+});
+
+Deno.test("router fleet: a stopped or stuck leader router does not stop failover", async (t) => {
+  // a1 leads (oldest, its squid answers); its router is stopped or stuck; then b1 dies.
+  for (
+    const [name, disable] of [
+      ["the leader's router stopped", (_vpc: StandardVpc, leader: RouterProcess) => leader.kill()],
+      ["the leader's EC2 answers stall after the head", (vpc: StandardVpc) => {
+        const key = vpc.imds(vpc.fleet.natIds[0]!).credentials.accessKeyId;
+        for (const action of ["DescribeInstances", "DescribeRouteTables", ...WRITES]) {
+          vpc.ec2Server.inject("stall", { action, accessKeyId: key, count: 1_000 });
+        }
+        return Promise.resolve();
+      }],
+    ] as const
+  ) {
+    await t.step(`${name}: the next in line moves the dead NAT's tables`, async () => {
+      const vpc = await SimVpc.standard();
+      const routers = startFleet(vpc);
+      try {
+        const [a1, a2, b1] = vpc.fleet.natIds as [string, string, string];
+        await waitUntilRouted("the initial allocation", vpc, [a1, a2, b1]);
+        await disable(vpc, routers[0]!);
+        await vpc.nat(b1).setMode("refusing");
+        await waitUntilRouted("b1's tables moved by a2", vpc, [a1, a2], { timeoutMs: 30_000 });
+        await routers[1]!.waitFor(new RegExp(`WARN succession\\.acting leader=${a1} self=${a2}`));
+        assert.equal(
+          routers[2]!.grep(/succession\.acting/).length,
+          0,
+          "b1's router is not in line: its NAT is down",
+        );
+      } finally {
+        await routers[0]!.kill();
+        await stopAll(routers.slice(1));
+        await vpc.close();
+      }
+    });
   }
 });

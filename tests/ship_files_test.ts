@@ -102,13 +102,13 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
   });
 
   await t.step(
-    "it runs the router with the original flags, VPC and cluster from the env file",
+    "it runs the router with the original flags but --timeout, VPC and cluster from the env file",
     () => {
       assert.equal(one("Service.EnvironmentFile"), "/etc/aws-nat-router/env");
       assert.equal(
         one("Service.ExecStart"),
         "/usr/local/bin/aws-nat-router --vpc-id ${VPC_ID} --cluster-id ${CLUSTER_ID} " +
-          "--ec2-election --timeout 500ms --interval 5s",
+          "--ec2-election --interval 5s",
       );
       assert.ok(unit.get("Service.Environment")?.includes("CLUSTER_ID=squid"));
       assert.match(unit.get("Service.Environment")!.join(" "), /RELEASE_TAG=v\d+\.\d+\.\d+/);
@@ -128,7 +128,7 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
       NoNewPrivileges: "yes",
       ProtectSystem: "strict",
       ProtectHome: "tmpfs",
-      BindReadOnlyPaths: "-/root/.aws",
+      BindReadOnlyPaths: "-/root/.aws /proc/sys/net/ipv4/ip_forward:/run/aws-nat-router/ip_forward",
       PrivateTmp: "yes",
       PrivateDevices: "yes",
       ProtectKernelTunables: "yes",
@@ -452,7 +452,8 @@ Deno.test("IAM policies", async (t) => {
         Describe: {
           Sid: "Describe",
           Effect: "Allow",
-          Action: ["ec2:DescribeInstances", "ec2:DescribeRouteTables"],
+          // DescribeNatGateways: --fallback-nat-gateway is confirmed before it is needed.
+          Action: ["ec2:DescribeInstances", "ec2:DescribeRouteTables", "ec2:DescribeNatGateways"],
           Resource: "*",
         },
         Routes: {

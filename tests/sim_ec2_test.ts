@@ -10,6 +10,7 @@ import {
   CreateRouteCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
+  DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
   type EC2Client,
   type Instance,
@@ -334,6 +335,165 @@ Deno.test("DescribeRouteTables gives the SDK routes, targets, associations and t
         assert.deepEqual(out.RouteTables?.map((r) => r.RouteTableId).sort(), [...expected].sort());
       });
     }
+  });
+});
+
+Deno.test("a propagated default route sits beside the static one, which wins", async (t) => {
+  await withFleet(async (vpc, ec2) => {
+    const [alone, both] = vpc.fleet.routeTableIds as [string, string];
+    const [natId, otherId] = vpc.fleet.natIds as [string, string];
+    const vgw = "vgw-0123456789abcdef0";
+    const routes = async (tableId: string) => {
+      const out = await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [tableId] }));
+      const table = out.RouteTables?.[0];
+      return {
+        defaults: (table?.Routes ?? []).filter((r) => r.DestinationCidrBlock === "0.0.0.0/0")
+          .map((r) => [r.Origin, r.GatewayId ?? r.InstanceId, r.State]),
+        vgws: table?.PropagatingVgws?.map((v) => v.GatewayId),
+      };
+    };
+    vpc.ec2.propagateRoute(alone, "0.0.0.0/0", vgw);
+    vpc.ec2.propagateRoute(both, "0.0.0.0/0", vgw);
+    vpc.ec2.setRoute(both, { destinationCidrBlock: "0.0.0.0/0", instanceId: natId });
+
+    await t.step("DescribeRouteTables returns both entries, each with its origin", async () => {
+      assert.deepEqual(await routes(alone), {
+        defaults: [["EnableVgwRoutePropagation", vgw, "active"]],
+        vgws: [vgw],
+      });
+      assert.deepEqual((await routes(both)).defaults, [
+        ["EnableVgwRoutePropagation", vgw, "active"],
+        ["CreateRoute", natId, "active"],
+      ]);
+      assert.equal(vpc.ec2.defaultRouteTarget(alone), vgw, "the propagated route carries traffic");
+      assert.equal(vpc.ec2.defaultRouteTarget(both), natId, "the static route wins");
+    });
+
+    await t.step("ReplaceRoute cannot replace a propagated route", async () => {
+      await assertEc2Error(
+        ec2.send(
+          new ReplaceRouteCommand({
+            RouteTableId: alone,
+            DestinationCidrBlock: "0.0.0.0/0",
+            NetworkInterfaceId: primaryEni(vpc, natId),
+          }),
+        ),
+        "InvalidParameterValue",
+        {
+          message:
+            "There is no route defined for '0.0.0.0/0' in the route table. Use CreateRoute instead.",
+        },
+      );
+      assert.equal(vpc.ec2.defaultRouteTarget(alone), vgw);
+    });
+
+    await t.step("CreateRoute beside a propagated route succeeds and takes over", async () => {
+      const out = await ec2.send(
+        new CreateRouteCommand({
+          RouteTableId: alone,
+          DestinationCidrBlock: "0.0.0.0/0",
+          NetworkInterfaceId: primaryEni(vpc, natId),
+        }),
+      );
+      assert.equal(out.Return, true);
+      assert.deepEqual((await routes(alone)).defaults, [
+        ["EnableVgwRoutePropagation", vgw, "active"],
+        ["CreateRoute", natId, "active"],
+      ]);
+      assert.equal(vpc.ec2.defaultRouteTarget(alone), natId);
+    });
+
+    await t.step(
+      "ReplaceRoute changes the static route and leaves the propagated one",
+      async () => {
+        await ec2.send(
+          new ReplaceRouteCommand({
+            RouteTableId: both,
+            DestinationCidrBlock: "0.0.0.0/0",
+            NetworkInterfaceId: primaryEni(vpc, otherId),
+          }),
+        );
+        assert.deepEqual((await routes(both)).defaults, [
+          ["EnableVgwRoutePropagation", vgw, "active"],
+          ["CreateRoute", otherId, "active"],
+        ]);
+      },
+    );
+
+    await t.step("CreateRoute next to both fails RouteAlreadyExists (the static one)", async () => {
+      await assertEc2Error(
+        ec2.send(
+          new CreateRouteCommand({
+            RouteTableId: both,
+            DestinationCidrBlock: "0.0.0.0/0",
+            NetworkInterfaceId: primaryEni(vpc, natId),
+          }),
+        ),
+        "RouteAlreadyExists",
+      );
+    });
+
+    await t.step("deleting the static route leaves the propagated one carrying traffic", () => {
+      assert.equal(vpc.ec2.deleteRoute(both, "0.0.0.0/0"), true);
+      assert.equal(vpc.ec2.defaultRouteTarget(both), vgw);
+      assert.equal(vpc.ec2.withdrawPropagatedRoute(both, "0.0.0.0/0"), true);
+      assert.equal(vpc.ec2.defaultRouteTarget(both), undefined);
+    });
+  });
+});
+
+Deno.test("DescribeNatGateways gives the SDK each gateway's VPC, state and connectivity", async (t) => {
+  await withFleet(async (vpc, ec2) => {
+    const ok = vpc.ec2.addNatGateway({ vpcId: vpc.vpcId, zone: "us-east-1b" });
+    const pending = vpc.ec2.addNatGateway({ vpcId: vpc.vpcId, state: "pending" });
+    const foreign = vpc.ec2.addNatGateway({
+      vpcId: vpc.fleet.foreignVpcId,
+      connectivityType: "private",
+    });
+
+    await t.step(
+      "the nat-gateway-id filter returns the known ones, every field parsed",
+      async () => {
+        const out = await ec2.send(
+          new DescribeNatGatewaysCommand({
+            Filter: [{ Name: "nat-gateway-id", Values: [ok, foreign, "nat-0123456789abcdef0"] }],
+          }),
+        );
+        assert.deepEqual(
+          out.NatGateways?.map((g) => [g.NatGatewayId, g.VpcId, g.State, g.ConnectivityType]),
+          [[ok, vpc.vpcId, "available", "public"], [
+            foreign,
+            vpc.fleet.foreignVpcId,
+            "available",
+            "private",
+          ]],
+        );
+        assert.match(out.NatGateways?.[0]?.SubnetId ?? "", /^subnet-/);
+        assert.ok(out.NatGateways?.[0]?.CreateTime instanceof Date);
+      },
+    );
+
+    await t.step("state and vpc-id filters", async () => {
+      const out = await ec2.send(
+        new DescribeNatGatewaysCommand({
+          Filter: [{ Name: "vpc-id", Values: [vpc.vpcId] }, { Name: "state", Values: ["pending"] }],
+        }),
+      );
+      assert.deepEqual(out.NatGateways?.map((g) => g.NatGatewayId), [pending]);
+    });
+
+    await t.step("a deleted gateway stays visible as deleted", async () => {
+      vpc.ec2.setNatGatewayState(ok, "deleted");
+      const out = await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [ok] }));
+      assert.equal(out.NatGateways?.[0]?.State, "deleted");
+    });
+
+    await t.step("an unknown NatGatewayId fails NatGatewayNotFound", async () => {
+      await assertEc2Error(
+        ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: ["nat-0123456789abcdef0"] })),
+        "NatGatewayNotFound",
+      );
+    });
   });
 });
 

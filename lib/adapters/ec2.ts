@@ -10,6 +10,8 @@ import {
   DeleteTagsCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
+  DescribeNatGatewaysCommand,
+  type DescribeNatGatewaysCommandOutput,
   DescribeRouteTablesCommand,
   type DescribeRouteTablesCommandOutput,
   EC2Client,
@@ -29,6 +31,7 @@ import { explainNetError } from "./net_errors.ts";
 import {
   DEFAULT_ROUTE,
   type DefaultRoute,
+  type NatGateway,
   type NatInstance,
   type NetworkInterface,
   type RouteTable,
@@ -65,6 +68,11 @@ export interface RouteWrite {
 export interface Ec2 {
   describeInstances(query: ClusterQuery): Promise<Discovered<NatInstance>>;
   describeRouteTables(query: ClusterQuery): Promise<Discovered<RouteTable>>;
+  /**
+   * Which of `subnetIds` have a route table of their own in the VPC (any table, tagged or
+   * not); the others follow the VPC's main route table.
+   */
+  explicitlyAssociated(vpcId: string, subnetIds: readonly string[]): Promise<Set<string>>;
   createRoute(write: RouteWrite): Promise<void>;
   replaceRoute(write: RouteWrite): Promise<void>;
   disableSourceDestCheck(change: SourceDestCheckChange): Promise<void>;
@@ -78,6 +86,15 @@ export interface DrainingMark {
   markDraining(instanceId: string, value: string): Promise<void>;
   /** Removes the `aws-nat-router/draining` tag, whatever its value (DeleteTags). */
   clearDraining(instanceId: string): Promise<void>;
+}
+
+/** The read `--fallback-nat-gateway` needs: a port of its own, used at start and on discovery. */
+export interface NatGatewayReader {
+  /**
+   * The NAT gateways with these ids that EC2 knows (any state, any VPC); an id EC2 does not
+   * know is simply absent. Filtered by `nat-gateway-id`, so a missing id is not an error.
+   */
+  describeNatGateways(natGatewayIds: readonly string[]): Promise<NatGateway[]>;
 }
 
 /** An EC2 call that failed, with EC2's error code (`RequestLimitExceeded`, ...). */
@@ -182,6 +199,7 @@ export function toNatInstance(raw: Instance, notes: Skipped[]): NatInstance | Sk
     sourceDestCheck: raw.SourceDestCheck !== false,
     networkInterfaces,
     ...drainingMark(raw.Tags),
+    subnetId: raw.SubnetId || undefined,
   };
 }
 
@@ -205,17 +223,31 @@ function toDefaultRoute(route: Route): DefaultRoute {
   };
 }
 
-/** Converts one SDK route table; only its IPv4 default route matters to the router. */
+/** The origin of a route a virtual private gateway propagated into the table. */
+export const PROPAGATED_ORIGIN = "EnableVgwRoutePropagation";
+
+/**
+ * Converts one SDK route table; only its static IPv4 default route matters to the router. A
+ * propagated default route (origin `EnableVgwRoutePropagation`) may sit next to it or alone:
+ * the static route wins over it, CreateRoute adds the static one beside it, and ReplaceRoute
+ * cannot change it — so it is not the router's route, and a table with only a propagated
+ * default has no default route of ours.
+ */
 export function toRouteTable(raw: SdkRouteTable, notes: Skipped[]): RouteTable | Skipped {
   const routeTableId = raw.RouteTableId ?? "";
   if (!ID.routeTable.test(routeTableId)) {
     return { resourceId: routeTableId || "(no id)", reason: "route table id missing or malformed" };
   }
-  const route = raw.Routes?.find((r) => r.DestinationCidrBlock === DEFAULT_ROUTE);
+  const route = raw.Routes?.find((r) =>
+    r.DestinationCidrBlock === DEFAULT_ROUTE && r.Origin !== PROPAGATED_ORIGIN
+  );
+  const associations = raw.Associations ?? [];
   return {
     routeTableId,
     zone: zoneTag(routeTableId, raw.Tags, notes),
     defaultRoute: route ? toDefaultRoute(route) : undefined,
+    subnetIds: associations.flatMap((a) => a.SubnetId ? [a.SubnetId] : []),
+    main: associations.some((a) => a.Main === true),
   };
 }
 
@@ -238,6 +270,42 @@ function convert<Raw, T extends object>(
   return { items, skipped, calls };
 }
 
+/**
+ * `FetchHttpHandler` bounds only the wait for a response's head: a body that stalls after the
+ * head would hold the call (and the reconcile behind it) for ever. This handler gives each
+ * attempt one deadline for head and body together, reads the body whole within it, and hands
+ * the SDK the bytes. A missed deadline is a `TimeoutError`, which the SDK retries.
+ */
+class BoundedFetchHandler extends FetchHttpHandler {
+  constructor(readonly timeoutMs: number) {
+    super({ requestTimeout: timeoutMs });
+  }
+
+  override async handle(
+    request: Parameters<FetchHttpHandler["handle"]>[0],
+    options: Parameters<FetchHttpHandler["handle"]>[1] = {},
+  ): ReturnType<FetchHttpHandler["handle"]> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
+    const given = options.abortSignal as AbortSignal | undefined;
+    const abortSignal = given ? AbortSignal.any([given, deadline.signal]) : deadline.signal;
+    try {
+      const { response } = await super.handle(request, { ...options, abortSignal });
+      if (response.body instanceof ReadableStream) {
+        response.body = new Uint8Array(await new Response(response.body).arrayBuffer());
+      }
+      return { response };
+    } catch (error) {
+      if (!deadline.signal.aborted || given?.aborted) throw error;
+      const timeout = new Error(`Request did not complete within ${this.timeoutMs} ms`);
+      timeout.name = "TimeoutError";
+      throw timeout;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
 export interface Ec2ClientOptions {
   readonly region: string;
   readonly credentials: CredentialProvider;
@@ -250,11 +318,13 @@ export interface Ec2ClientOptions {
 }
 
 /** Builds the real adapter around one long-lived SDK client (warm keep-alive connections). */
-export function createEc2(options: Ec2ClientOptions): Ec2 & DrainingMark & { destroy(): void } {
+export function createEc2(
+  options: Ec2ClientOptions,
+): Ec2 & NatGatewayReader & DrainingMark & { destroy(): void } {
   const client = new EC2Client({
     region: options.region,
     credentials: options.credentials,
-    requestHandler: new FetchHttpHandler({ requestTimeout: options.requestTimeoutMs }),
+    requestHandler: new BoundedFetchHandler(options.requestTimeoutMs),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   });
   // The SDK's logger middleware copies every response through the operation's schema (to
@@ -307,6 +377,52 @@ export function createEc2(options: Ec2ClientOptions): Ec2 & DrainingMark & { des
         return { items: page.RouteTables ?? [], nextToken: page.NextToken };
       });
       return convert(items, toRouteTable, calls);
+    },
+    async explicitlyAssociated(vpcId, subnetIds) {
+      if (subnetIds.length === 0) return new Set();
+      const { items } = await allPages(async (token) => {
+        const page: DescribeRouteTablesCommandOutput = await send(
+          "DescribeRouteTables",
+          new DescribeRouteTablesCommand({
+            Filters: [
+              { Name: "vpc-id", Values: [vpcId] },
+              { Name: "association.subnet-id", Values: [...subnetIds] },
+            ],
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        return { items: page.RouteTables ?? [], nextToken: page.NextToken };
+      });
+      const wanted = new Set(subnetIds);
+      return new Set(
+        items.flatMap((t) => t.Associations ?? []).flatMap((a) =>
+          a.SubnetId && wanted.has(a.SubnetId) ? [a.SubnetId] : []
+        ),
+      );
+    },
+    async describeNatGateways(natGatewayIds) {
+      if (natGatewayIds.length === 0) return [];
+      const { items } = await allPages(async (token) => {
+        const page: DescribeNatGatewaysCommandOutput = await send(
+          "DescribeNatGateways",
+          new DescribeNatGatewaysCommand({
+            Filter: [{ Name: "nat-gateway-id", Values: [...natGatewayIds] }],
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
+        return { items: page.NatGateways ?? [], nextToken: page.NextToken };
+      });
+      return items.flatMap((g) =>
+        g.NatGatewayId
+          ? [{
+            natGatewayId: g.NatGatewayId,
+            vpcId: g.VpcId || undefined,
+            state: g.State ?? "unknown",
+            connectivityType: g.ConnectivityType ?? "public",
+            subnetId: g.SubnetId || undefined,
+          }]
+          : []
+      );
     },
     async createRoute(write) {
       await send("CreateRoute", new CreateRouteCommand(routeInput(write)));

@@ -9,12 +9,19 @@
  *
  * Rules, for operators:
  * - every flag `--some-flag` can also be set as `AWS_NAT_ROUTER_SOME_FLAG`; the log level
- *   also as `LOG_LEVEL` (the original systemd unit sets `LOG_LEVEL=INFO`). Precedence:
- *   flag > `AWS_NAT_ROUTER_*` > `LOG_LEVEL` > default. Environment values are trimmed, and an
- *   empty one counts as unset;
- * - switches (`--once`, `--dry-run`, ...) take no value on the command line (`--once=false`
- *   is an error: leave the flag out); in the environment they read true/false, 1/0 or
- *   yes/no, in any case;
+ *   also as `LOG_LEVEL` (the original systemd unit sets `LOG_LEVEL=INFO`), and the original
+ *   tool's variables still work (`NAT_VPC_ID`, `NAT_CLUSTER_ID`, `NAT_INTERVAL`,
+ *   `NAT_EC2_ELECTION`, `NAT_HC_PUBLIC`, `NAT_HC_PORT`, `NAT_HC_TIMEOUT`). Precedence:
+ *   flag > `AWS_NAT_ROUTER_*` > the original's variable > default. Environment values are
+ *   trimmed, and an empty one counts as unset;
+ * - the original tool's command lines work: its short flags (`-l` log level, `-r` region,
+ *   `-p` port), long flags with one dash (`-vpc-id`), and `--switch=true|false`; its
+ *   `--aws-access-key`/`--aws-secret-key` are refused with where credentials go instead (the
+ *   value is never repeated);
+ * - switches (`--once`, `--dry-run`, ...) take no value on the command line, or `=VALUE`;
+ *   there and in the environment they read true/false, 1/0, yes/no or t/f, in any case;
+ * - `--timeout` alone may be as long as the default probe interval: the probe interval then
+ *   follows it (twice the timeout, with a warning); both given and in conflict is an error;
  * - choices (log level, recovery mode, output format) are read in any case; the log level
  *   also accepts the logrus names of the original tool (`warning`, `trace`, `fatal`, `panic`);
  * - a flag given twice is an error, and so is any argument other than one subcommand
@@ -27,6 +34,7 @@ import {
   type FallbackNatGateway,
   formatDuration,
   type HostPort,
+  type ListenPort,
   type Outcome,
   parseChoice,
   parseClusterId,
@@ -35,6 +43,7 @@ import {
   parseFallbackNatGateway,
   parseHostPort,
   parseInteger,
+  parseListenPort,
   parsePort,
   parseRegion,
   parseSwitch,
@@ -46,6 +55,12 @@ import { TAG_CLUSTER_ID } from "../model.ts";
 import type { LogLevel, RecoveryMode } from "../model.ts";
 
 export const PROGRAM = "aws-nat-router";
+/**
+ * The health-serving port the shipped permission set allows (`--serve-health 3127 --port
+ * 3127`): next to squid's 3128, clear of what squid itself commonly listens on (3128 proxy,
+ * 3129 intercept, 3130 ICP, 3401 SNMP, 4827 HTCP) and of the metrics port 9100.
+ */
+export const HEALTH_PORT = 3127;
 /** Prefix of every flag's environment variable: `--vpc-id` is `AWS_NAT_ROUTER_VPC_ID`. */
 export const ENV_PREFIX = "AWS_NAT_ROUTER_";
 
@@ -116,6 +131,19 @@ export interface Config {
    * issue again. Two `--interval`s.
    */
   readonly writeTrustMs: number;
+  /**
+   * The first back-off on a route table another cluster node keeps moving to a NAT this node
+   * cannot reach (a suspected split); it doubles with each further fight, up to
+   * `MAX_SPLIT_BACKOFF_MS`. Eight `--failback-delay`s, at least 4 minutes, so that a
+   * partition of two nodes moves each table at most three times in five minutes.
+   */
+  readonly splitBackoffMs: number;
+  /**
+   * How long a change the decision requires may stay unmade before the next node in line
+   * makes it (the second in line waits twice that, ...): one EC2 request timeout plus one
+   * probe interval, the time a live leader needs to see the same fault and write.
+   */
+  readonly successionMs: number;
 }
 
 /** The outcome of `parseConfig`: run with a config, print help or version, or fail. */
@@ -154,6 +182,8 @@ interface FlagSpec<T> {
   readonly example?: string;
   /** Extra environment variables, read after `AWS_NAT_ROUTER_*`. */
   readonly alsoEnv?: readonly string[];
+  /** The original tool's one-letter form (`-p` for `--port`). */
+  readonly short?: string;
   /** The only command the flag applies to. */
   readonly onlyFor?: Command;
 }
@@ -161,9 +191,12 @@ interface FlagSpec<T> {
 /** The fields of `Config` set by an environment variable only, with no flag. */
 type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress" | "bootedAt";
 /** The fields of `Config` computed from the others (`deriveTimings`). */
-type DerivedKey = "requestTimeoutMs" | "writeTrustMs";
+type DerivedKey = "requestTimeoutMs" | "writeTrustMs" | "splitBackoffMs" | "successionMs";
 /** What the flags set. */
-type Settings = Omit<Config, "command" | EnvOnlyKey | DerivedKey>;
+type Settings = Omit<Config, "command" | EnvOnlyKey | DerivedKey | "serveHealth"> & {
+  /** `--serve-health [ADDR:]PORT`: the port goes to `serveHealth`, an address wins over the env's. */
+  readonly serveHealth: ListenPort | undefined;
+};
 
 function toggle(flag: string, description: string): FlagSpec<boolean> {
   return {
@@ -215,6 +248,7 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     description: "VPC whose tagged route tables and NAT instances to manage",
     initial: { missing: "pass the VPC to manage, e.g. --vpc-id vpc-0123abcd" },
     parse: parseVpcId,
+    alsoEnv: ["NAT_VPC_ID"],
   },
   clusterId: {
     flag: "cluster-id",
@@ -222,6 +256,7 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
     description: `Cluster to manage: the value of the ${TAG_CLUSTER_ID} tag`,
     initial: { value: "squid", shown: "squid" },
     parse: parseClusterId,
+    alsoEnv: ["NAT_CLUSTER_ID"],
   },
   region: {
     flag: "region",
@@ -233,31 +268,48 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
       shown: "AWS_REGION, then the AWS profile's region, then the instance metadata service",
     },
     parse: parseRegion,
+    short: "r",
   },
-  ec2Election: toggle(
-    "ec2-election",
-    "Change AWS only on the oldest healthy NAT instance (run on every NAT instance)",
-  ),
-  intervalMs: duration(
-    "interval",
-    "How often to discover instances and route tables and reconcile",
-    5_000,
-    [1_000, DAY],
-  ),
-  timeoutMs: duration(
-    "timeout",
-    "Health-check TCP connect timeout, less than --probe-interval",
-    100,
-    [10, MINUTE],
-  ),
+  ec2Election: {
+    ...toggle(
+      "ec2-election",
+      "Change AWS only on the oldest healthy NAT instance (run on every NAT instance)",
+    ),
+    alsoEnv: ["NAT_EC2_ELECTION"],
+  },
+  intervalMs: {
+    ...duration(
+      "interval",
+      "How often to discover instances and route tables and reconcile",
+      5_000,
+      [1_000, DAY],
+    ),
+    alsoEnv: ["NAT_INTERVAL"],
+  },
+  timeoutMs: {
+    ...duration(
+      "timeout",
+      "Health-check TCP connect timeout, less than --probe-interval (when --probe-interval " +
+        "is not given, a timeout that does not fit under its default sets it to twice the " +
+        "timeout)",
+      100,
+      [10, MINUTE],
+    ),
+    alsoEnv: ["NAT_HC_TIMEOUT"],
+  },
   port: {
     flag: "port",
     placeholder: "PORT",
     description: "Health-check TCP port on every NAT instance",
     initial: { value: 3128, shown: "3128" },
     parse: parsePort("3128"),
+    alsoEnv: ["NAT_HC_PORT"],
+    short: "p",
   },
-  public: toggle("public", "Health-check the public IP instead of the private IP"),
+  public: {
+    ...toggle("public", "Health-check the public IP instead of the private IP"),
+    alsoEnv: ["NAT_HC_PUBLIC"],
+  },
   probeIntervalMs: duration(
     "probe-interval",
     "How often to health-check every NAT instance",
@@ -332,11 +384,12 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
   },
   serveHealth: {
     flag: "serve-health",
-    example: "8080",
-    placeholder: "PORT",
-    description: "Accept health-check connections on PORT while this node is healthy",
+    example: String(HEALTH_PORT),
+    placeholder: "[ADDR:]PORT",
+    description: "Accept health-check connections on PORT (on every interface, or ADDR) " +
+      "while this node is healthy; a self-checking fleet sets every router's --port to it",
     initial: { value: undefined, shown: "off" },
-    parse: parsePort("8080"),
+    parse: parseListenPort(String(HEALTH_PORT)),
   },
   metricsListen: {
     flag: "metrics-listen",
@@ -367,6 +420,7 @@ const FLAGS: { readonly [K in keyof Settings]: FlagSpec<Settings[K]> } = {
       panic: "error",
     }),
     alsoEnv: ["LOG_LEVEL"],
+    short: "l",
   },
   output: {
     flag: "output",
@@ -409,16 +463,32 @@ const MAX_REQUEST_TIMEOUT_MS = 10_000;
 
 /** The values computed from the flags: one place, one name each. */
 export function deriveTimings(
-  settings: Pick<Config, "intervalMs">,
+  settings: Pick<Config, "intervalMs" | "probeIntervalMs" | "failbackDelayMs">,
 ): Pick<Config, DerivedKey> {
+  const requestTimeoutMs = Math.max(
+    MIN_REQUEST_TIMEOUT_MS,
+    Math.min(MAX_REQUEST_TIMEOUT_MS, settings.intervalMs),
+  );
   return {
-    requestTimeoutMs: Math.max(
-      MIN_REQUEST_TIMEOUT_MS,
-      Math.min(MAX_REQUEST_TIMEOUT_MS, settings.intervalMs),
-    ),
+    requestTimeoutMs,
     writeTrustMs: 2 * settings.intervalMs,
+    splitBackoffMs: Math.max(MIN_SPLIT_BACKOFF_MS, 8 * settings.failbackDelayMs),
+    successionMs: requestTimeoutMs + settings.probeIntervalMs,
   };
 }
+
+/** The least first back-off on a suspected split (see `Config.splitBackoffMs`). */
+const MIN_SPLIT_BACKOFF_MS = 4 * MINUTE;
+
+/**
+ * When `--probe-interval` is not given and `--timeout` does not fit under its default, the
+ * probe interval is this many timeouts: a probe that times out still leaves as long again
+ * before the next one. The original tool accepted any timeout; its units set 1s or 2s.
+ */
+export const PROBE_INTERVAL_PER_TIMEOUT = 2;
+
+/** The flags the original tool took for credentials: refused, with where they go instead. */
+const SECRET_FLAGS = ["aws-access-key", "aws-secret-key"] as const;
 
 const KEYS = Object.keys(FLAGS) as (keyof Settings)[];
 const SPECS: readonly FlagSpec<unknown>[] = KEYS.map((key) => FLAGS[key]);
@@ -620,6 +690,24 @@ function resolveAll(context: Context): Step<ResolvedSettings> {
   return { ok: true, value: out as unknown as ResolvedSettings };
 }
 
+/**
+ * A `--timeout` given alone that does not fit under the default probe interval sets the probe
+ * interval to `PROBE_INTERVAL_PER_TIMEOUT` timeouts (said in one warning); given together,
+ * they stay as they are and `crossCheck` judges them.
+ */
+function deriveProbeInterval(r: ResolvedSettings, warnings: string[]): ResolvedSettings {
+  const timeout = r.timeoutMs.value;
+  if (r.probeIntervalMs.source.kind !== "default" || timeout < r.probeIntervalMs.value) return r;
+  const value = PROBE_INTERVAL_PER_TIMEOUT * timeout;
+  warnings.push(
+    `Derived --probe-interval ${quote(formatDuration(value))} from ` +
+      `${subject(FLAGS.timeoutMs, r.timeoutMs.source)} ${quote(formatDuration(timeout))}: ` +
+      `the default ${quote(formatDuration(r.probeIntervalMs.value))} is not longer than the ` +
+      `timeout; pass --probe-interval to choose it`,
+  );
+  return { ...r, probeIntervalMs: { value, source: r.probeIntervalMs.source } };
+}
+
 /** Rules between flags, checked once every value is valid on its own. */
 function crossCheck(r: ResolvedSettings): string | undefined {
   const given = (resolved: Resolved<unknown>) => resolved.source.kind !== "default";
@@ -660,12 +748,80 @@ function unknownEnvWarnings(env: Env): string[] {
     });
 }
 
+/** The command line in today's spelling, and the values given to switches as `--switch=VALUE`. */
+interface Adapted {
+  readonly args: readonly string[];
+  /** Argument index → the text after `=` of a switch written `--switch=VALUE`. */
+  readonly switchValues: ReadonlyMap<number, string>;
+}
+
+/**
+ * Rewrites the original tool's spellings (Go's flag syntax) into today's, one argument for
+ * one argument: `-l`/`-r`/`-p` and one-dash long flags (`-vpc-id`) become `--log-level`,
+ * `--region`, `--port`, `--vpc-id`; `--switch=VALUE` becomes `--switch` with its value kept
+ * aside. The original's secret flags are an error that never repeats their value.
+ */
+function adaptOriginalSpelling(args: readonly string[]): Adapted | { readonly error: string } {
+  const out: string[] = [];
+  const switchValues = new Map<number, string>();
+  let takesValue = false;
+  for (const [index, arg] of args.entries()) {
+    const match = /^(-{1,2})([A-Za-z0-9][A-Za-z0-9-]*)(=[^]*)?$/.exec(arg);
+    if (takesValue || arg === "--" || match === null) {
+      takesValue = false;
+      out.push(arg);
+      if (arg === "--") {
+        out.push(...args.slice(index + 1));
+        break;
+      }
+      continue;
+    }
+    const [, dashes, written = "", assigned] = match;
+    const name = dashes === "-" && written.length === 1
+      ? SPECS.find((spec) => spec.short === written)?.flag
+      : dashes === "-" && written.length > 1 &&
+          [...ALL_FLAGS, ...SECRET_FLAGS].includes(written)
+      ? written
+      : dashes === "--"
+      ? written
+      : undefined;
+    if (name === undefined) {
+      out.push(arg);
+      continue;
+    }
+    if ((SECRET_FLAGS as readonly string[]).includes(name)) {
+      return {
+        error: `Flag ${dashes}${written} is not accepted: credentials never go on the ` +
+          `command line, where ps and the journal show them; set AWS_ACCESS_KEY_ID and ` +
+          `AWS_SECRET_ACCESS_KEY in the service's environment, use AWS_PROFILE, ` +
+          `or attach an instance role`,
+      };
+    }
+    const spec = specByFlag(name);
+    if (spec?.placeholder === undefined && spec !== undefined && assigned !== undefined) {
+      switchValues.set(index, assigned.slice(1));
+      out.push(`--${name}`);
+      continue;
+    }
+    takesValue = spec?.placeholder !== undefined && assigned === undefined;
+    out.push(`--${name}${assigned ?? ""}`);
+  }
+  return { args: out, switchValues };
+}
+
 /**
  * Reads the command line (without the program name) and the environment. `--help` and
  * `--version` anywhere before `--` win; otherwise the result is a complete, validated
  * `Config` or a one-line error message.
  */
-export function parseConfig(args: readonly string[], env: Env): ParseResult {
+export function parseConfig(original: readonly string[], env: Env): ParseResult {
+  const adapted = adaptOriginalSpelling(original);
+  const terminator0 = original.indexOf("--");
+  const before = terminator0 < 0 ? original : original.slice(0, terminator0);
+  if (before.includes("--help") || before.includes("-h")) return { ok: true, action: "help" };
+  if (before.includes("--version")) return { ok: true, action: "version" };
+  if ("error" in adapted) return { ok: false, error: adapted.error };
+  const { args, switchValues } = adapted;
   const terminator = args.indexOf("--");
   const flags = terminator < 0 ? args : args.slice(0, terminator);
   if (flags.includes("--help") || flags.includes("-h")) return { ok: true, action: "help" };
@@ -705,7 +861,7 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
           error: `Duplicate flag --${token.name}: given twice${values}; pass it once`,
         };
       }
-      given.set(token.name, token.value);
+      given.set(token.name, switchValues.get(token.index) ?? token.value);
     } else if (token.kind === "positional") {
       positionals++;
       if (positionals === 1 && (SUBCOMMANDS as readonly string[]).includes(token.value)) {
@@ -735,12 +891,13 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
   const warnings: string[] = [];
   const resolved = resolveAll({ command, given, env, warnings });
   if (!resolved.ok) return { ok: false, error: resolved.error };
-  const conflict = crossCheck(resolved.value);
+  const timed = deriveProbeInterval(resolved.value, warnings);
+  const conflict = crossCheck(timed);
   if (conflict !== undefined) return { ok: false, error: conflict };
 
   const settings = {} as { -readonly [K in keyof Settings]: Settings[K] };
   const copy = <K extends keyof Settings>(key: K) => {
-    settings[key] = resolved.value[key].value;
+    settings[key] = timed[key].value;
   };
   for (const key of KEYS) copy(key);
   const envOnly = {} as { -readonly [K in EnvOnlyKey]: string };
@@ -750,7 +907,14 @@ export function parseConfig(args: readonly string[], env: Env): ParseResult {
   return {
     ok: true,
     action: "config",
-    config: { command, ...settings, ...envOnly, ...deriveTimings(settings) },
+    config: {
+      command,
+      ...settings,
+      ...envOnly,
+      serveHealth: settings.serveHealth?.port,
+      serveHealthAddress: settings.serveHealth?.hostname ?? envOnly.serveHealthAddress,
+      ...deriveTimings(settings),
+    },
     warnings: [...warnings, ...unknownEnvWarnings(env)],
   };
 }
@@ -777,7 +941,8 @@ function wrap(text: string, width: number): string[] {
 export function helpText(): string {
   const rows = [
     ...SPECS.map((spec) => ({
-      left: `--${spec.flag}${spec.placeholder === undefined ? "" : ` ${spec.placeholder}`}`,
+      left: `${spec.short === undefined ? "" : `-${spec.short}, `}--${spec.flag}` +
+        `${spec.placeholder === undefined ? "" : ` ${spec.placeholder}`}`,
       text: [
         spec.description + (spec.onlyFor ? ` (${spec.onlyFor} only).` : "."),
         `${"value" in spec.initial ? `Default: ${spec.initial.shown}` : "Required"}; ` +
@@ -814,8 +979,9 @@ export function helpText(): string {
     "",
     `Every flag can also be set in the environment as ${ENV_PREFIX}<FLAG>; the command line`,
     "wins over the environment, and an empty variable counts as unset. Switches take no value",
-    "on the command line and read true/false, 1/0 or yes/no from the environment. Durations",
-    "are written like 500ms, 5s, 1m30s or 2h (units: ns, us, ms, s, m, h).",
+    "on the command line (or --switch=true|false) and read true/false, 1/0 or yes/no from the",
+    "environment. Durations are written like 500ms, 5s, 1m30s or 2h (units: ns, us, ms, s, m, h).",
+    "The original tool's spellings work too: -vpc-id, -l/-r/-p, and its NAT_* variables.",
     "",
     "AWS credentials come from the AWS SDK's default chain (environment, shared profile,",
     "instance role) and are never taken on the command line. The standard AWS_* variables",

@@ -24,6 +24,16 @@ function errorOf(args: readonly string[], env: Env = {}): string {
 
 const VPC = ["--vpc-id", "vpc-0123abcd"];
 
+/**
+ * `DEFAULTS` with `fields`, and the two timings that follow from the probe interval and the
+ * failback delay derived again (their own rules are tested in "deriveTimings()").
+ */
+function expectedConfig(fields: Partial<Config>): Config {
+  const merged = { ...DEFAULTS, ...fields };
+  const { splitBackoffMs, successionMs } = deriveTimings(merged);
+  return { ...merged, splitBackoffMs, successionMs };
+}
+
 const DEFAULTS: Config = {
   command: "run",
   vpcId: "vpc-0123abcd",
@@ -56,6 +66,8 @@ const DEFAULTS: Config = {
   bootedAt: "",
   requestTimeoutMs: 5_000,
   writeTrustMs: 10_000,
+  splitBackoffMs: 240_000,
+  successionMs: 5_600,
 };
 
 Deno.test("parseConfig() accepts", async (t) => {
@@ -205,6 +217,34 @@ Deno.test("parseConfig() accepts", async (t) => {
       expected: { serveHealth: 8080 },
     },
     {
+      name: "--serve-health ADDR:PORT, whose address wins over the environment's",
+      args: [...VPC, "--serve-health", "10.0.1.5:3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "10.0.1.5" },
+    },
+    {
+      name: "--serve-health [IPV6]:PORT",
+      args: [...VPC, "--serve-health", "[::]:3127"],
+      expected: { serveHealth: 3127, serveHealthAddress: "::" },
+    },
+    {
+      name: "--serve-health :PORT, on every interface",
+      args: [...VPC, "--serve-health", ":3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "0.0.0.0" },
+    },
+    {
+      name: "--serve-health PORT with the address from the environment",
+      args: [...VPC, "--serve-health", "3127"],
+      env: { AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS: "127.0.0.1" },
+      expected: { serveHealth: 3127, serveHealthAddress: "127.0.0.1" },
+    },
+    {
+      name: "the self-checking fleet's pair of flags",
+      args: [...VPC, "--self-check", "--serve-health", "3127", "--port", "3127"],
+      expected: { selfCheck: true, serveHealth: 3127, port: 3127 },
+    },
+    {
       name: "AWS_NAT_ROUTER_OUTPUT without status, by ignoring it",
       args: VPC,
       env: { AWS_NAT_ROUTER_OUTPUT: "json" },
@@ -230,7 +270,7 @@ Deno.test("parseConfig() accepts", async (t) => {
   ];
   for (const { name, args, env, expected } of cases) {
     await t.step(`parseConfig() accepts ${name}`, () => {
-      assert.deepEqual(configOf(args, env), { ...DEFAULTS, ...expected });
+      assert.deepEqual(configOf(args, env), expectedConfig(expected));
     });
   }
 });
@@ -303,9 +343,19 @@ const EVERY_FLAG: readonly {
   {
     variable: "AWS_NAT_ROUTER_INTERVAL",
     envText: "10s",
-    fromEnv: { intervalMs: 10_000, requestTimeoutMs: 10_000, writeTrustMs: 20_000 },
+    fromEnv: {
+      intervalMs: 10_000,
+      requestTimeoutMs: 10_000,
+      writeTrustMs: 20_000,
+      successionMs: 10_600,
+    },
     flag: ["--interval", "1m"],
-    fromFlag: { intervalMs: 60_000, requestTimeoutMs: 10_000, writeTrustMs: 120_000 },
+    fromFlag: {
+      intervalMs: 60_000,
+      requestTimeoutMs: 10_000,
+      writeTrustMs: 120_000,
+      successionMs: 10_600,
+    },
   },
   {
     variable: "AWS_NAT_ROUTER_TIMEOUT",
@@ -449,6 +499,66 @@ const EVERY_FLAG: readonly {
     flag: ["--log-level", "error"],
     fromFlag: { logLevel: "error" },
   },
+  // The original tool's variables (so0k/aws-nat-router), kept for its deployments.
+  {
+    variable: "NAT_VPC_ID",
+    envText: "vpc-0123456789abcdef0",
+    fromEnv: { vpcId: "vpc-0123456789abcdef0" },
+    flag: ["--vpc-id", "vpc-0123abcd"],
+    fromFlag: { vpcId: "vpc-0123abcd" },
+  },
+  {
+    variable: "NAT_CLUSTER_ID",
+    envText: "blue",
+    fromEnv: { clusterId: "blue" },
+    flag: ["--cluster-id", "green"],
+    fromFlag: { clusterId: "green" },
+  },
+  {
+    variable: "NAT_INTERVAL",
+    envText: "10s",
+    fromEnv: {
+      intervalMs: 10_000,
+      requestTimeoutMs: 10_000,
+      writeTrustMs: 20_000,
+      successionMs: 10_600,
+    },
+    flag: ["--interval", "2s"],
+    fromFlag: {
+      intervalMs: 2_000,
+      requestTimeoutMs: 2_000,
+      writeTrustMs: 4_000,
+      successionMs: 2_600,
+    },
+  },
+  {
+    variable: "NAT_EC2_ELECTION",
+    envText: "true",
+    fromEnv: { ec2Election: true },
+    flag: ["--ec2-election=false"],
+    fromFlag: { ec2Election: false },
+  },
+  {
+    variable: "NAT_HC_PUBLIC",
+    envText: "1",
+    fromEnv: { public: true },
+    flag: ["-public=f"],
+    fromFlag: { public: false },
+  },
+  {
+    variable: "NAT_HC_PORT",
+    envText: "8080",
+    fromEnv: { port: 8080 },
+    flag: ["-p", "3129"],
+    fromFlag: { port: 3129 },
+  },
+  {
+    variable: "NAT_HC_TIMEOUT",
+    envText: "50ms",
+    fromEnv: { timeoutMs: 50 },
+    flag: ["--timeout", "200ms"],
+    fromFlag: { timeoutMs: 200 },
+  },
   {
     variable: "AWS_NAT_ROUTER_OUTPUT",
     envText: "json",
@@ -491,23 +601,23 @@ Deno.test("parseConfig() reads every flag from the environment, and a flag wins"
   });
 
   for (const row of EVERY_FLAG) {
-    const base = row.variable === "AWS_NAT_ROUTER_VPC_ID" ? [] : VPC;
+    const base = row.fromEnv.vpcId !== undefined ? [] : VPC;
     await t.step(`parseConfig() reads ${row.variable}=${row.envText}`, () => {
       const config = configOf([...(row.context ?? []), ...base], { [row.variable]: row.envText });
-      assert.deepEqual(config, { ...DEFAULTS, ...row.fromEnv });
+      assert.deepEqual(config, expectedConfig(row.fromEnv));
     });
     await t.step(`parseConfig() prefers ${row.flag.join(" ")} over ${row.variable}`, () => {
       const config = configOf([...(row.context ?? []), ...base, ...row.flag], {
         [row.variable]: row.envText,
       });
-      assert.deepEqual(config, { ...DEFAULTS, ...row.fromFlag });
+      assert.deepEqual(config, expectedConfig(row.fromFlag));
     });
   }
 
   for (const row of ENV_ONLY) {
     await t.step(`parseConfig() reads ${row.variable}=${row.envText}, trimmed`, () => {
       const config = configOf(VPC, { [row.variable]: ` ${row.envText}\n` });
-      assert.deepEqual(config, { ...DEFAULTS, ...row.fromEnv });
+      assert.deepEqual(config, expectedConfig(row.fromEnv));
     });
     await t.step(`parseConfig() takes an empty ${row.variable} as unset`, () => {
       assert.deepEqual(configOf(VPC, { [row.variable]: " " }), DEFAULTS);
@@ -566,6 +676,132 @@ Deno.test("parseConfig() reads every flag from the environment, and a flag wins"
   }
 });
 
+Deno.test("parseConfig() keeps the original tool's deployments working", async (t) => {
+  await t.step("its variables drive a whole config, each under its new flag", () => {
+    const config = configOf([], {
+      NAT_VPC_ID: "vpc-0123abcd",
+      NAT_CLUSTER_ID: "blue",
+      NAT_INTERVAL: "10s",
+      NAT_EC2_ELECTION: "true",
+      NAT_HC_PUBLIC: "false",
+      NAT_HC_PORT: "3129",
+      NAT_HC_TIMEOUT: "50ms",
+      LOG_LEVEL: "INFO",
+    });
+    assert.deepEqual(config, {
+      ...DEFAULTS,
+      clusterId: "blue",
+      intervalMs: 10_000,
+      requestTimeoutMs: 10_000,
+      writeTrustMs: 20_000,
+      successionMs: 10_600,
+      ec2Election: true,
+      port: 3129,
+      timeoutMs: 50,
+    });
+  });
+
+  await t.step("AWS_NAT_ROUTER_* wins over the original's variable", () => {
+    const config = configOf([], {
+      NAT_VPC_ID: "vpc-0123456789abcdef0",
+      AWS_NAT_ROUTER_VPC_ID: "vpc-0123abcd",
+      NAT_HC_PORT: "3129",
+      AWS_NAT_ROUTER_PORT: "8080",
+    });
+    assert.equal(config.vpcId, "vpc-0123abcd");
+    assert.equal(config.port, 8080);
+  });
+
+  const lines: readonly [string, readonly string[], Partial<Config>][] = [
+    ["its short flags -l, -r and -p", [...VPC, "-l", "debug", "-r", "eu-west-1", "-p", "3129"], {
+      logLevel: "debug",
+      region: "eu-west-1",
+      port: 3129,
+    }],
+    ["its one-dash long flags", ["-vpc-id", "vpc-0123abcd", "-cluster-id=blue", "-ec2-election"], {
+      clusterId: "blue",
+      ec2Election: true,
+    }],
+    ["-p=PORT and -l=LEVEL", [...VPC, "-p=3129", "-l=warn"], { port: 3129, logLevel: "warn" }],
+    ["--ec2-election=true", [...VPC, "--ec2-election=true"], { ec2Election: true }],
+    ["--public=false, as leaving it out", [...VPC, "--public=false"], {}],
+    ["--dry-run=1 and -once=TRUE", [...VPC, "--dry-run=1", "-once=TRUE"], {
+      dryRun: true,
+      once: true,
+    }],
+  ];
+  for (const [name, args, expected] of lines) {
+    await t.step(`parseConfig() accepts ${name}`, () => {
+      assert.deepEqual(configOf(args), expectedConfig(expected));
+    });
+  }
+
+  await t.step("-help is help, as in the original", () => {
+    assert.deepEqual(parseConfig(["-help"], {}), { ok: true, action: "help" });
+  });
+
+  await t.step("a value that looks like a one-dash flag is not rewritten", () => {
+    // A value starting with "-" needs --flag=VALUE, as before: the error names the flag.
+    assert.match(errorOf([...VPC, "--cluster-id", "-vpc-id"]), /^Missing a value for --cluster-id/);
+  });
+
+  await t.step("a switch with =true given twice is still a duplicate", () => {
+    assert.match(errorOf([...VPC, "--once", "-once=true"]), /^Duplicate flag --once/);
+  });
+
+  for (const flag of ["--aws-access-key", "--aws-secret-key", "-aws-access-key"]) {
+    for (const form of ["space", "equals"] as const) {
+      const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+      const args = form === "space" ? [...VPC, flag, secret] : [...VPC, `${flag}=${secret}`];
+      await t.step(`${flag} (${form}) is one line saying where credentials go, no value`, () => {
+        const error = errorOf(args, { AWS_NAT_ROUTER_VPC_ID: "vpc-0123abcd" });
+        assert.match(error, new RegExp(`^Flag ${flag} is not accepted: .*AWS_ACCESS_KEY_ID`));
+        assert.ok(!error.includes(secret) && !error.includes("EXAMPLE"), "never echo the value");
+        assert.doesNotMatch(error, /\n/);
+      });
+    }
+  }
+
+  const timeouts: readonly [string, readonly string[], Env, number, number][] = [
+    [
+      "--timeout 1s alone: the probe interval follows",
+      [...VPC, "--timeout", "1s"],
+      {},
+      1_000,
+      2_000,
+    ],
+    ["--timeout 2s alone", [...VPC, "--timeout", "2s"], {}, 2_000, 4_000],
+    ["NAT_HC_TIMEOUT=2s alone", VPC, { NAT_HC_TIMEOUT: "2s" }, 2_000, 4_000],
+    ["--timeout 1m alone, the longest", [...VPC, "--timeout", "1m"], {}, 60_000, 120_000],
+    ["--timeout 500ms keeps the default", [...VPC, "--timeout", "500ms"], {}, 500, 600],
+    [
+      "a given --probe-interval is kept",
+      [...VPC, "--timeout", "1s", "--probe-interval", "3s"],
+      {},
+      1_000,
+      3_000,
+    ],
+  ];
+  for (const [name, args, env, timeoutMs, probeIntervalMs] of timeouts) {
+    await t.step(`parseConfig() derives the probe interval: ${name}`, () => {
+      const result = parseConfig(args, env);
+      assert.ok(result.ok && result.action === "config", JSON.stringify(result));
+      assert.equal(result.config.timeoutMs, timeoutMs);
+      assert.equal(result.config.probeIntervalMs, probeIntervalMs);
+      const derived = result.warnings.filter((w) => w.startsWith("Derived --probe-interval"));
+      assert.equal(derived.length, probeIntervalMs === 2 * timeoutMs && timeoutMs >= 600 ? 1 : 0);
+    });
+  }
+
+  await t.step("the derivation says so in one line", () => {
+    const result = parseConfig(VPC, { NAT_HC_TIMEOUT: "1s" });
+    assert.ok(result.ok && result.action === "config");
+    assert.deepEqual(result.warnings, [
+      'Derived --probe-interval "2s" from --timeout (set by NAT_HC_TIMEOUT) "1s": the default "600ms" is not longer than the timeout; pass --probe-interval to choose it',
+    ]);
+  });
+});
+
 Deno.test("parseConfig() --help and --version", async (t) => {
   const cases: readonly [string, readonly string[], "help" | "version"][] = [
     ["--help", ["--help"], "help"],
@@ -590,7 +826,8 @@ Deno.test("helpText()", async (t) => {
   const text = helpText();
   await t.step("helpText() names every flag with its variable", () => {
     for (const row of EVERY_FLAG) {
-      assert.ok(text.includes(row.flag[0] ?? ""), `missing ${row.flag[0]}`);
+      const flag = (row.flag[0] ?? "").split("=")[0] ?? "";
+      assert.ok(text.includes(flag), `missing ${flag}`);
       assert.ok(text.includes(row.variable), `missing ${row.variable}`);
     }
     assert.match(text, /-h, --help/);
@@ -690,10 +927,22 @@ Deno.test("parseConfig() error messages", async (t) => {
       'Cannot parse AWS_NAT_ROUTER_EC2_ELECTION "maybe" for --ec2-election: expected true or false (or 1/0, yes/no)',
     ],
     [
-      "a timeout as long as the probe interval names both",
-      [...VPC, "--timeout", "2s"],
+      "a timeout as long as a given probe interval names both",
+      [...VPC, "--timeout", "2s", "--probe-interval", "2s"],
       {},
-      'Conflicting --timeout "2s" and --probe-interval "600ms": the timeout must be shorter than the probe interval; lower --timeout or raise --probe-interval',
+      'Conflicting --timeout "2s" and --probe-interval "2s": the timeout must be shorter than the probe interval; lower --timeout or raise --probe-interval',
+    ],
+    [
+      "the original's --aws-access-key says where credentials go",
+      [...VPC, "--aws-access-key", "AKIAEXAMPLEKEY000000"],
+      {},
+      "Flag --aws-access-key is not accepted: credentials never go on the command line, where ps and the journal show them; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the service's environment, use AWS_PROFILE, or attach an instance role",
+    ],
+    [
+      "the original's --aws-secret-key says the same",
+      ["--aws-secret-key=wJalrXUtnFEMI/EXAMPLEKEY", ...VPC],
+      {},
+      "Flag --aws-secret-key is not accepted: credentials never go on the command line, where ps and the journal show them; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the service's environment, use AWS_PROFILE, or attach an instance role",
     ],
     [
       "a duplicate flag shows both values",
@@ -774,7 +1023,11 @@ Deno.test("deriveTimings()", async (t) => {
   ];
   for (const [name, intervalMs, requestTimeoutMs] of cases) {
     await t.step(`deriveTimings() makes the EC2 request timeout ${name}`, () => {
-      assert.equal(deriveTimings({ intervalMs }).requestTimeoutMs, requestTimeoutMs);
+      assert.equal(
+        deriveTimings({ intervalMs, probeIntervalMs: 1000, failbackDelayMs: 30_000 })
+          .requestTimeoutMs,
+        requestTimeoutMs,
+      );
     });
   }
 
@@ -782,10 +1035,31 @@ Deno.test("deriveTimings()", async (t) => {
     await t.step(
       `deriveTimings() trusts the leader's writes for two intervals of ${intervalMs} ms`,
       () => {
-        assert.equal(deriveTimings({ intervalMs }).writeTrustMs, 2 * intervalMs);
+        assert.equal(
+          deriveTimings({ intervalMs, probeIntervalMs: 1000, failbackDelayMs: 30_000 })
+            .writeTrustMs,
+          2 * intervalMs,
+        );
       },
     );
   }
+
+  const timings = { intervalMs: 5_000, probeIntervalMs: 1_000 };
+  await t.step("deriveTimings() backs off a suspected split at least 4 minutes", () => {
+    assert.equal(deriveTimings({ ...timings, failbackDelayMs: 0 }).splitBackoffMs, 240_000);
+    assert.equal(deriveTimings({ ...timings, failbackDelayMs: 30_000 }).splitBackoffMs, 240_000);
+  });
+  await t.step("deriveTimings() backs off a suspected split eight failback delays", () => {
+    assert.equal(deriveTimings({ ...timings, failbackDelayMs: 60_000 }).splitBackoffMs, 480_000);
+  });
+  await t.step("deriveTimings() lets a successor act after a request timeout and a probe", () => {
+    assert.equal(deriveTimings({ ...timings, failbackDelayMs: 0 }).successionMs, 6_000);
+    assert.equal(
+      deriveTimings({ intervalMs: 60_000, probeIntervalMs: 2_000, failbackDelayMs: 0 })
+        .successionMs,
+      12_000,
+    );
+  });
 
   await t.step("parseConfig() fills both from --interval, whatever sets it", () => {
     const fromFlag = configOf([...VPC, "--interval", "1s"]);

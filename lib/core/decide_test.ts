@@ -1,22 +1,26 @@
 /** @module Tests for `decide()`: one reconcile's whole decision from view, memory and time. */
 import assert from "node:assert/strict";
-import { instanceHealth, natInstance, routeTable, writtenRoute } from "../../tests/fixtures.ts";
+import {
+  decideSettings,
+  instanceHealth,
+  natInstance,
+  route,
+  routeTable,
+  writtenRoute,
+} from "../../tests/fixtures.ts";
 import type { InstanceHealth } from "./health.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
-import { decide, type DecideInput, type DecideSettings, type Decision } from "./decide.ts";
+import {
+  decide,
+  type DecideInput,
+  type DecideSettings,
+  type Decision,
+  protectedTables,
+} from "./decide.ts";
 import { freshMemory, rememberApplied } from "./memory.ts";
 
 const NOW = 1_000_000;
-const SETTINGS: DecideSettings = {
-  ec2Election: false,
-  fall: 2,
-  rise: 2,
-  failbackDelayMs: 30_000,
-  recovery: "off",
-  recoveryAfterMs: 60_000,
-  fallbackNatGateway: undefined,
-  writeTrustMs: 10_000,
-};
+const SETTINGS: DecideSettings = decideSettings();
 
 function nat(n: number, zone: string): NatInstance {
   return natInstance(`i-${n}`, { zone, launchTime: n * 1000 });
@@ -249,7 +253,9 @@ Deno.test("decide() holds optional moves", async (t) => {
 
   await t.step("not within a failback delay of the daemon's start", () => {
     const memory = freshMemory(NOW - 10_000);
-    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+    const d = decided(decide(input({ tables, health: back, memory })));
+    assert.deepEqual(targets(d), []);
+    assert.equal(d.settleAt, NOW - 10_000 + 30_000, "and it decides again when the hold ends");
     const later = freshMemory(NOW - 30_000);
     assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory: later })))), [
       "rtb-1->i-1:zone_preference",
@@ -258,7 +264,9 @@ Deno.test("decide() holds optional moves", async (t) => {
 
   await t.step("not within a failback delay of the table's last change", () => {
     const memory = { ...freshMemory(), changedAt: new Map([["rtb-1", NOW - 5000]]) };
-    assert.deepEqual(targets(decided(decide(input({ tables, health: back, memory })))), []);
+    const d = decided(decide(input({ tables, health: back, memory })));
+    assert.deepEqual(targets(d), []);
+    assert.equal(d.settleAt, NOW - 5000 + 30_000, "and it decides again when the hold ends");
   });
 
   await t.step("and says when a recovering NAT settles (settleAt)", () => {
@@ -302,4 +310,178 @@ Deno.test("decide() is deterministic: the same input gives the same decision", (
     view: { ...reversed.view, routeTables: [...reversed.view.routeTables].reverse() },
   };
   assert.deepEqual(targets(decided(decide(shuffled))), targets(decided(decide(reversed))));
+});
+
+Deno.test("decide() does not retry a write that failed on the same view", () => {
+  const fields = { health: { "i-1": verdict(false) }, generation: 3 };
+  const memory = { ...freshMemory(), failedWrites: new Map([["rtb-1", 3]]) };
+  assert.deepEqual(targets(decided(decide(input({ ...fields, memory })))), []);
+  assert.deepEqual(targets(decided(decide(input({ ...fields, memory, generation: 4 })))), [
+    "rtb-1->i-2:nat_unhealthy",
+  ], "retried once EC2 has been read again");
+});
+
+Deno.test("decide() on a suspected split", async (t) => {
+  const fight = {
+    routeTableId: "rtb-1",
+    movedTo: "i-2",
+    count: 1,
+    at: NOW - 1000,
+    until: NOW + 60_000,
+  };
+  const memory = { ...freshMemory(), fights: new Map([["rtb-1", fight]]) };
+  const fields = {
+    health: { "i-2": verdict(false, { wasHealthy: true, since: NOW - 600_000 }) },
+    tables: [table(1, "a", 2), table(2, "a", 2), table(3, "b", 3)],
+    settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
+    self: "i-1",
+  };
+
+  await t.step("leaves the fought-over table alone and says why", () => {
+    const d = decided(decide(input({ ...fields, memory })));
+    assert.deepEqual(targets(d), ["rtb-2->i-1:nat_unhealthy"]);
+    assert.deepEqual(d.splits, [fight]);
+    assert.deepEqual(d.fights, { noticed: [], released: [] }, "nothing new: this node wrote none");
+    assert.ok(d.skipped.some((s) => s.resourceId === "rtb-1" && s.reason === "split_suspected"));
+  });
+
+  await t.step("recovers no instance while it lasts", () => {
+    assert.deepEqual(decided(decide(input({ ...fields, memory }))).plan.recoveries, []);
+    assert.deepEqual(
+      decided(decide(input(fields))).plan.recoveries.map((r) => r.instanceId),
+      ["i-2"],
+      "without the split the same view recovers i-2",
+    );
+  });
+
+  await t.step("acts again on the table once the back-off has ended", () => {
+    const later = decided(decide(input({ ...fields, memory, now: NOW + 60_000 })));
+    assert.deepEqual(targets(later), ["rtb-1->i-1:nat_unhealthy", "rtb-2->i-1:nat_unhealthy"]);
+  });
+});
+
+Deno.test("decide() writes nothing when it cannot verify any NAT for a reason of its own", () => {
+  const notPermitted = verdict(false, { lastError: "not_permitted" });
+  const d = decided(decide(input({
+    tables: [table(1, "a", 1)],
+    health: { "i-1": notPermitted, "i-2": notPermitted, "i-3": notPermitted },
+    settings: { fallbackNatGateway: { default: "nat-0f", byZone: {} } },
+  })));
+  assert.equal(d.viewBroken, true);
+  assert.deepEqual(
+    d.plan,
+    { routes: [], sourceDestChecks: [], recoveries: [] },
+    "not even the fallback",
+  );
+  const refused = decided(decide(input({
+    tables: [table(1, "a", 1)],
+    health: { "i-1": verdict(false), "i-2": verdict(false), "i-3": verdict(false) },
+    settings: { fallbackNatGateway: { default: "nat-0f", byZone: {} } },
+  })));
+  assert.equal(refused.viewBroken, false, "NATs that refuse are down, not this node");
+  assert.deepEqual(targets(refused), ["rtb-1->nat-0f:nat_unhealthy"]);
+});
+
+Deno.test("decide() on succession: the next in line makes a change the leader leaves unmade", async (t) => {
+  // i-1 leads (its squid answers, its router does not); i-3 just died; rtb-3 must move.
+  const fields = {
+    settings: { ec2Election: true },
+    health: { "i-3": verdict(false) },
+    tables: [table(1, "a", 1), table(2, "a", 2), table(3, "b", 3)],
+  };
+  const since = (at: number) => ({ ...freshMemory(), pending: new Map([["rtb-3", at]]) });
+
+  await t.step("the second in line waits successionMs, then acts on that change only", () => {
+    const fresh = decided(decide(input({ ...fields, self: "i-2" })));
+    assert.equal(fresh.acting, false);
+    assert.deepEqual([...fresh.pending], [["rtb-3", NOW]], "noted as required from now");
+    assert.equal(fresh.settleAt, NOW + 6_000, "and it looks again when it would fall to it");
+    const early = decided(decide(input({ ...fields, self: "i-2", memory: since(NOW - 5_999) })));
+    assert.equal(early.acting, false);
+    const due = decided(decide(input({ ...fields, self: "i-2", memory: since(NOW - 6_000) })));
+    assert.equal(due.acting, true);
+    assert.equal(due.succeeding, true);
+    assert.deepEqual(targets(due), ["rtb-3->i-1:nat_unhealthy"]);
+    assert.deepEqual(due.plan.sourceDestChecks, [], "nothing but the overdue change");
+  });
+
+  await t.step("the third in line waits twice as long", () => {
+    const four = [...[1, 2, 3].map((n) => nat(n, n === 3 ? "b" : "a")), nat(4, "b")];
+    const third = { ...fields, instances: four, self: "i-4" };
+    assert.equal(decided(decide(input({ ...third, memory: since(NOW - 6_000) }))).acting, false);
+    assert.equal(decided(decide(input({ ...third, memory: since(NOW - 12_000) }))).acting, true);
+  });
+
+  await t.step("a zone or balance move is never taken over from the leader", () => {
+    const back = { "i-3": verdict(true, { wasUnhealthy: true, since: NOW - 600_000 }) };
+    const d = decided(decide(input({
+      settings: { ec2Election: true },
+      health: back,
+      tables: [table(1, "a", 1), table(2, "a", 2), table(3, "b", 1)],
+      self: "i-2",
+      memory: { ...freshMemory(), pending: new Map([["rtb-3", NOW - 600_000]]) },
+    })));
+    assert.deepEqual([...d.pending], [], "rtb-3 only waits for a zone move");
+    assert.equal(d.acting, false);
+  });
+
+  await t.step("a NAT that is not healthy is not in line", () => {
+    const d = decided(decide(input({
+      ...fields,
+      health: { "i-2": verdict(false), "i-3": verdict(false) },
+      self: "i-2",
+      memory: since(NOW - 60_000),
+    })));
+    assert.equal(d.acting, false);
+  });
+});
+
+Deno.test("protectedTables() names the tables the router must never write", async (t) => {
+  const nats = [
+    natInstance("i-1", { subnetId: "subnet-nat-a" }),
+    natInstance("i-2", { subnetId: "subnet-nat-b" }),
+  ];
+  const view = (routeTables: RouteTable[], explicitSubnets?: Set<string>) => ({
+    instances: nats,
+    routeTables,
+    health: new Map(),
+    generation: 1,
+    explicitSubnets,
+  });
+  const plain = { ...table(1, "a"), subnetIds: ["subnet-private"] };
+  const own = { ...table(2, "a"), subnetIds: ["subnet-nat-a"] };
+  const main = { ...table(3, "a"), main: true };
+  const igw = { ...table(4, "a"), defaultRoute: route({ gatewayId: "igw-0a" }) };
+  const cases: [string, RouteTable[], Set<string> | undefined, string[]][] = [
+    ["a table of private subnets is fair game", [plain], undefined, []],
+    ["a table associated with a NAT's subnet is not", [own], undefined, [
+      "rtb-2 serves_nat_subnet",
+    ]],
+    ["the main table while a NAT subnet follows it is not", [main], new Set(["subnet-nat-a"]), [
+      "rtb-3 serves_nat_subnet",
+    ]],
+    [
+      "the main table once every NAT subnet has its own table is",
+      [main],
+      new Set([
+        "subnet-nat-a",
+        "subnet-nat-b",
+      ]),
+      [],
+    ],
+    ["the main table, unverified, is left alone", [main], undefined, [
+      "rtb-3 main_table_unverified",
+    ]],
+    ["a table whose default route goes to an internet gateway is not", [igw], undefined, [
+      "rtb-4 internet_gateway_route",
+    ]],
+  ];
+  for (const [name, tables, explicit, expected] of cases) {
+    await t.step(`protectedTables(): ${name}`, () => {
+      assert.deepEqual(
+        protectedTables(view(tables, explicit)).map((s) => `${s.resourceId} ${s.reason}`),
+        expected,
+      );
+    });
+  }
 });

@@ -31,6 +31,8 @@ const SETTINGS: DecideSettings = {
   recoveryAfterMs: 60_000,
   fallbackNatGateway: undefined,
   writeTrustMs: 10_000,
+  splitBackoffMs: 30_000,
+  successionMs: 15_000,
 };
 
 function nat(n: number, zone: string, drainingSince?: number): NatInstance {

@@ -7,7 +7,15 @@
  * that are gone, and times older than the window that reads them, are forgotten, so nothing
  * grows without bound while a fleet comes and goes. Pure: time is an argument.
  */
-import type { RecoveryChange, RouteChange, RouteTable, SourceDestCheckChange } from "../model.ts";
+import type {
+  NatInstance,
+  RecoveryChange,
+  RouteChange,
+  RouteTable,
+  SourceDestCheckChange,
+} from "../model.ts";
+import { interfaceOwners, routeInstanceId } from "./allocate.ts";
+import type { HealthState } from "./health.ts";
 import { routeTargetId } from "./plan.ts";
 
 /** A default route this node wrote, trusted over a Describe that still shows the old one. */
@@ -18,6 +26,30 @@ export interface RecentWrite {
   readonly at: number;
 }
 
+/** What this node last wrote to a route table (a NAT instance or gateway id), and when. */
+export interface Written {
+  readonly target: string;
+  readonly at: number;
+}
+
+/**
+ * A route table this node wrote that another cluster node then moved to a NAT this node
+ * sees unhealthy: two nodes disagree about health (a security-group mistake on the health
+ * port, one way or both). This node backs off that table until `until`.
+ */
+export interface Fight {
+  readonly routeTableId: string;
+  /** The NAT instance the other node moved it to. */
+  readonly movedTo: string;
+  /** Fights seen on this table in a row; the back-off doubles with each. */
+  readonly count: number;
+  readonly at: number;
+  readonly until: number;
+}
+
+/** The longest back-off on one table (the first is `splitBackoffMs`, doubling up to this). */
+export const MAX_SPLIT_BACKOFF_MS = 32 * 60_000;
+
 export interface Memory {
   /** Default routes written within the trust window, by route table id. */
   readonly recentWrites: ReadonlyMap<string, RecentWrite>;
@@ -27,6 +59,17 @@ export interface Memory {
   readonly sourceDestChecks: ReadonlyMap<string, number>;
   /** When each instance was last rebooted or terminated. */
   readonly recoveries: ReadonlyMap<string, number>;
+  /**
+   * Route tables whose write failed, by the view generation it failed on: the same write is
+   * not retried before EC2 is read again (a deleted table, a denied call: no tight loop).
+   */
+  readonly failedWrites: ReadonlyMap<string, number>;
+  /** The last target this node wrote to each route table (kept until the table moves on). */
+  readonly written: ReadonlyMap<string, Written>;
+  /** Suspected splits, by route table id (kept while they matter for the back-off). */
+  readonly fights: ReadonlyMap<string, Fight>;
+  /** Since when each change that restores service has been required (for succession). */
+  readonly pending: ReadonlyMap<string, number>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
   readonly startedAt: number | undefined;
   /** Whether the last decision found this node acting. */
@@ -41,6 +84,8 @@ export interface MemorySettings {
   readonly writeTrustMs: number;
   /** The least time between two recoveries of one instance. */
   readonly recoveryAfterMs: number;
+  /** The first back-off on a suspected split. */
+  readonly splitBackoffMs: number;
 }
 
 /** A node's memory before its first cycle; `startedAt` only for the daemon. */
@@ -50,6 +95,10 @@ export function freshMemory(startedAt?: number): Memory {
     changedAt: new Map(),
     sourceDestChecks: new Map(),
     recoveries: new Map(),
+    failedWrites: new Map(),
+    written: new Map(),
+    fights: new Map(),
+    pending: new Map(),
     startedAt,
     acting: false,
     followedOn: undefined,
@@ -61,21 +110,32 @@ export function sourceDestCheckKey(change: SourceDestCheckChange): string {
   return `${change.instanceId}/${change.networkInterfaceId ?? ""}`;
 }
 
+/** A fresh read of EC2, and what the node saw just before it. */
+export interface Discovery {
+  /** The route tables of the view before, if any. */
+  readonly previous: readonly RouteTable[] | undefined;
+  readonly discovered: readonly RouteTable[];
+  /** The running NAT instances of the cluster. */
+  readonly instances: readonly NatInstance[];
+  /** This node's health verdicts when EC2 was read. */
+  readonly health: HealthState;
+  readonly now: number;
+}
+
 /**
  * A fresh read of EC2: overlays the node's recent writes on tables whose read still shows
- * something else, notes which default routes changed since `previous` (the view before),
- * and forgets tables and instances that are gone and times past their window.
+ * something else, notes which default routes changed since the view before, and forgets
+ * tables and instances that are gone and times past their window.
  */
 export function rememberDiscovery(
   memory: Memory,
-  previous: readonly RouteTable[] | undefined,
-  discovered: readonly RouteTable[],
-  instanceIds: readonly string[],
-  now: number,
+  discovery: Discovery,
   settings: MemorySettings,
 ): { readonly memory: Memory; readonly routeTables: RouteTable[] } {
+  const { previous, discovered, now } = discovery;
   const overlaid = overlayRecentWrites(discovered, memory.recentWrites, now, settings.writeTrustMs);
-  const instances = new Set(instanceIds);
+  const instances = new Set(discovery.instances.map((i) => i.instanceId));
+  const tables = new Set(discovered.map((t) => t.routeTableId));
   return {
     memory: {
       ...memory,
@@ -93,9 +153,96 @@ export function rememberDiscovery(
         settings.recoveryAfterMs,
         (id) => instances.has(id),
       ),
+      failedWrites: new Map(),
+      written: new Map([...memory.written].filter(([id]) => tables.has(id))),
+      fights: new Map(
+        [...memory.fights].filter(([id, fight]) =>
+          tables.has(id) && now - fight.at < MAX_SPLIT_BACKOFF_MS
+        ),
+      ),
     },
     routeTables: overlaid.routeTables,
   };
+}
+
+/** What `findFights` found: new fights, and tables another node took over in agreement. */
+export interface FoundFights {
+  readonly noticed: readonly Fight[];
+  readonly released: readonly string[];
+}
+
+/**
+ * The fights the view shows. A table this node wrote now points at another running NAT of
+ * the cluster: if this node is sure that NAT is unhealthy (unhealthy, and its latest probe
+ * failed too), another node that sees it healthy moved it — a suspected split; otherwise
+ * the other node simply took the table over, and it is no longer this node's (`released`).
+ * Each move is noticed once (`rememberFights`).
+ */
+export function findFights(
+  memory: Memory,
+  view: {
+    readonly instances: readonly NatInstance[];
+    readonly routeTables: readonly RouteTable[];
+    readonly health: HealthState;
+  },
+  now: number,
+  splitBackoffMs: number,
+): FoundFights {
+  const owners = interfaceOwners(view.instances);
+  const running = new Set(view.instances.map((i) => i.instanceId));
+  const noticed: Fight[] = [];
+  const released: string[] = [];
+  for (const table of view.routeTables) {
+    const mine = memory.written.get(table.routeTableId);
+    const route = table.defaultRoute;
+    if (mine === undefined || route === undefined) continue;
+    const target = routeInstanceId(route, owners);
+    if (target === undefined || target === mine.target || !running.has(target)) continue;
+    const health = view.health.get(target);
+    if (health?.healthy !== false || health.successes > 0) {
+      released.push(table.routeTableId);
+      continue;
+    }
+    const count = (memory.fights.get(table.routeTableId)?.count ?? 0) + 1;
+    const backoff = Math.min(splitBackoffMs * 2 ** (count - 1), MAX_SPLIT_BACKOFF_MS);
+    noticed.push({
+      routeTableId: table.routeTableId,
+      movedTo: target,
+      count,
+      at: now,
+      until: now + backoff,
+    });
+  }
+  return { noticed, released };
+}
+
+/** Records since when each change that restores service has been required (the decision's). */
+export function rememberPending(memory: Memory, pending: ReadonlyMap<string, number>): Memory {
+  return { ...memory, pending };
+}
+
+/** Records what `findFights` found: a noticed move is not noticed again. */
+export function rememberFights(memory: Memory, found: FoundFights): Memory {
+  if (found.noticed.length === 0 && found.released.length === 0) return memory;
+  const written = new Map(memory.written);
+  const fights = new Map(memory.fights);
+  for (const id of found.released) written.delete(id);
+  for (const fight of found.noticed) {
+    fights.set(fight.routeTableId, fight);
+    const mine = written.get(fight.routeTableId);
+    if (mine) written.set(fight.routeTableId, { ...mine, target: fight.movedTo });
+  }
+  return { ...memory, written, fights };
+}
+
+/** The fights whose back-off is still running at `now`, sorted by route table id. */
+export function activeFights(memory: Memory, now: number): Fight[] {
+  return [...memory.fights.values()]
+    .filter((fight) => fight.until > now)
+    .sort((
+      a,
+      b,
+    ) => (a.routeTableId < b.routeTableId ? -1 : a.routeTableId > b.routeTableId ? 1 : 0));
 }
 
 /**
@@ -113,6 +260,11 @@ export interface Applied {
   readonly routes: readonly RouteChange[];
   readonly sourceDestChecks: readonly SourceDestCheckChange[];
   readonly recoveries: readonly RecoveryChange[];
+  /** Route tables whose write failed, and the generation of the view it was planned on. */
+  readonly failedRoutes?: {
+    readonly routeTableIds: readonly string[];
+    readonly generation: number;
+  };
 }
 
 /** Records what the node just did: `decidedAt` notes the table changes and recoveries. */
@@ -124,7 +276,9 @@ export function rememberApplied(
 ): Memory {
   const recentWrites = new Map(memory.recentWrites);
   const changedAt = new Map(memory.changedAt);
+  const written = new Map(memory.written);
   for (const change of applied.routes) {
+    written.set(change.routeTableId, { target: change.to, at: now });
     recentWrites.set(change.routeTableId, {
       instanceId: change.to,
       networkInterfaceId: change.networkInterfaceId,
@@ -139,7 +293,19 @@ export function rememberApplied(
   }
   const recoveries = new Map(memory.recoveries);
   for (const change of applied.recoveries) recoveries.set(change.instanceId, decidedAt);
-  return { ...memory, recentWrites, changedAt, sourceDestChecks, recoveries };
+  const failedWrites = new Map(memory.failedWrites);
+  for (const id of applied.failedRoutes?.routeTableIds ?? []) {
+    failedWrites.set(id, applied.failedRoutes!.generation);
+  }
+  return {
+    ...memory,
+    recentWrites,
+    changedAt,
+    written,
+    sourceDestChecks,
+    recoveries,
+    failedWrites,
+  };
 }
 
 /** The source/dest check changes not issued within the trust window. */

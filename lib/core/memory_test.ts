@@ -1,8 +1,12 @@
 /** @module Tests for the node's memory: read-your-writes, change notes, roles, and pruning. */
 import assert from "node:assert/strict";
-import { route } from "../../tests/fixtures.ts";
+import { instanceHealth, natInstance, route } from "../../tests/fixtures.ts";
+import type { HealthState } from "./health.ts";
 import type { RouteChange, RouteTable } from "../model.ts";
 import {
+  activeFights,
+  type Discovery,
+  findFights,
   freshMemory,
   type Memory,
   noteChanges,
@@ -11,6 +15,7 @@ import {
   recentlyChanged,
   rememberApplied,
   rememberDiscovery,
+  rememberFights,
   rememberRole,
 } from "./memory.ts";
 
@@ -30,7 +35,18 @@ const change = (routeTableId: string, to: string): RouteChange => ({
   networkInterfaceId: `eni-${to.slice(2)}`,
   reason: "nat_unhealthy",
 });
-const SETTINGS = { writeTrustMs: 5000, recoveryAfterMs: 60_000 };
+const SETTINGS = { writeTrustMs: 5000, recoveryAfterMs: 60_000, splitBackoffMs: 240_000 };
+
+/** A read of EC2 showing `discovered`, with `instanceIds` running and healthy unless said. */
+function read(
+  previous: RouteTable[] | undefined,
+  discovered: RouteTable[],
+  instanceIds: string[],
+  now: number,
+  health: HealthState = new Map(),
+): Discovery {
+  return { previous, discovered, instances: instanceIds.map((id) => natInstance(id)), health, now };
+}
 const wrote = (changes: RouteChange[], at: number): Memory =>
   rememberApplied(freshMemory(), { routes: changes, sourceDestChecks: [], recoveries: [] }, at, at);
 
@@ -165,7 +181,7 @@ Deno.test("memory is pruned as instances and tables come and go", async (t) => {
       const now = cycle * 1000;
       const instanceId = `i-${cycle}`;
       const tables = [table(`rtb-${cycle}`, instanceId), table(`rtb-${cycle + 1}`, instanceId)];
-      const seen = rememberDiscovery(memory, previous, tables, [instanceId], now, SETTINGS);
+      const seen = rememberDiscovery(memory, read(previous, tables, [instanceId], now), SETTINGS);
       previous = seen.routeTables;
       memory = rememberApplied(
         seen.memory,
@@ -198,11 +214,104 @@ Deno.test("memory is pruned as instances and tables come and go", async (t) => {
       1000,
       1000,
     );
-    const inWindow = rememberDiscovery(memory, [], [], ["i-a"], 30_000, SETTINGS).memory;
+    const inWindow = rememberDiscovery(memory, read([], [], ["i-a"], 30_000), SETTINGS).memory;
     assert.deepEqual([...inWindow.recoveries], [["i-a", 1000]]);
-    const after = rememberDiscovery(memory, [], [], ["i-a"], 61_000, SETTINGS).memory;
+    const after = rememberDiscovery(memory, read([], [], ["i-a"], 61_000), SETTINGS).memory;
     assert.equal(after.recoveries.size, 0, "past --recovery-after it no longer matters");
-    const gone = rememberDiscovery(memory, [], [], [], 30_000, SETTINGS).memory;
+    const gone = rememberDiscovery(memory, read([], [], [], 30_000), SETTINGS).memory;
     assert.equal(gone.recoveries.size, 0, "a vanished instance is forgotten");
+  });
+});
+
+Deno.test("a failed route write is not retried before EC2 is read again", () => {
+  const failed = rememberApplied(
+    freshMemory(),
+    {
+      routes: [],
+      sourceDestChecks: [],
+      recoveries: [],
+      failedRoutes: { routeTableIds: ["rtb-1"], generation: 3 },
+    },
+    1000,
+    1000,
+  );
+  assert.deepEqual([...failed.failedWrites], [["rtb-1", 3]]);
+  const reread = rememberDiscovery(failed, read([], [table("rtb-1")], [], 2000), SETTINGS).memory;
+  assert.equal(reread.failedWrites.size, 0, "a fresh read clears it");
+});
+
+Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees unhealthy", async (t) => {
+  // This node (i-a) wrote rtb-1 to itself; i-b cannot be reached from here.
+  const wroteIt = rememberApplied(
+    freshMemory(),
+    {
+      routes: [change("rtb-1", "i-a")],
+      sourceDestChecks: [],
+      recoveries: [],
+    },
+    1000,
+    1000,
+  );
+  const down: HealthState = new Map([
+    ["i-a", instanceHealth(true)],
+    ["i-b", instanceHealth(false)],
+  ]);
+  const view = (health: HealthState, instanceIds = ["i-a", "i-b"]) => ({
+    instances: instanceIds.map((id) => natInstance(id)),
+    routeTables: [table("rtb-1", "i-b")],
+    health,
+  });
+
+  await t.step("is noticed, with a back-off that starts at splitBackoffMs", () => {
+    const found = findFights(wroteIt, view(down), 5000, 240_000);
+    assert.deepEqual(found.noticed.map((f) => [f.routeTableId, f.movedTo, f.count, f.until]), [
+      ["rtb-1", "i-b", 1, 5000 + 240_000],
+    ]);
+    const memory = rememberFights(wroteIt, found);
+    assert.deepEqual(activeFights(memory, 6000).map((f) => f.routeTableId), ["rtb-1"]);
+    assert.deepEqual(activeFights(memory, 245_000), [], "over once the back-off ends");
+  });
+
+  await t.step("is noticed once per move, and the back-off doubles on the next fight", () => {
+    const memory = rememberFights(wroteIt, findFights(wroteIt, view(down), 5000, 240_000));
+    assert.deepEqual(findFights(memory, view(down), 10_000, 240_000).noticed, [], "same move");
+    const rewrote = rememberApplied(
+      memory,
+      {
+        routes: [change("rtb-1", "i-a")],
+        sourceDestChecks: [],
+        recoveries: [],
+      },
+      300_000,
+      300_000,
+    );
+    const second = findFights(rewrote, view(down), 305_000, 240_000);
+    assert.deepEqual(second.noticed.map((f) => [f.count, f.until - f.at]), [[2, 480_000]]);
+  });
+
+  await t.step("is not a split when the new target is healthy here: the table moved on", () => {
+    const agreed = new Map([...down, ["i-b", instanceHealth(true)]]);
+    const found = findFights(wroteIt, view(agreed), 5000, 240_000);
+    assert.deepEqual(found, { noticed: [], released: ["rtb-1"] });
+    assert.equal(rememberFights(wroteIt, found).written.has("rtb-1"), false, "not ours now");
+  });
+
+  await t.step("is not a split while the latest probe of the new target succeeded", () => {
+    const comingBack = new Map([...down, ["i-b", instanceHealth(false, { successes: 1 })]]);
+    assert.deepEqual(findFights(wroteIt, view(comingBack), 5000, 240_000).noticed, []);
+  });
+
+  await t.step("is not a split when the table goes to something not a running NAT", () => {
+    assert.deepEqual(findFights(wroteIt, view(down, ["i-a"]), 5000, 240_000).noticed, []);
+  });
+
+  await t.step("is forgotten with its table", () => {
+    const memory = rememberFights(wroteIt, findFights(wroteIt, view(down), 5000, 240_000));
+    const gone = rememberDiscovery(
+      memory,
+      read([table("rtb-1", "i-b")], [], ["i-a", "i-b"], 6000),
+      SETTINGS,
+    );
+    assert.equal(gone.memory.fights.size + gone.memory.written.size, 0);
   });
 });

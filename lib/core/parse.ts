@@ -28,6 +28,28 @@ export interface FallbackNatGateway {
   readonly byZone: Readonly<Record<string, string>>;
 }
 
+/** Where `--serve-health` listens: a port, and an address when one was given. */
+export interface ListenPort {
+  /** `undefined`: the address set elsewhere (`AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS`). */
+  readonly hostname: string | undefined;
+  readonly port: number;
+}
+
+/**
+ * `[ADDR:]PORT`: a port alone, or `ADDR:PORT`, `[IPV6]:PORT`, `:PORT` (every interface);
+ * `example` is a port.
+ */
+export function parseListenPort(example: string): (text: string) => Outcome<ListenPort> {
+  return (text) => {
+    if (!text.includes(":")) {
+      const port = parsePort(example)(text);
+      return port.ok ? accept({ hostname: undefined, port: port.value }) : port;
+    }
+    const hostPort = parseHostPort(text, `0.0.0.0:${example}`, "0.0.0.0");
+    return hostPort.ok ? accept(hostPort.value) : hostPort;
+  };
+}
+
 /** `host:port`, with brackets around an IPv6 address: the one way addresses are written. */
 export function formatHostPort({ hostname, port }: HostPort): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
@@ -156,11 +178,14 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** What EC2 allows in a tag value (`aws-nat-router/id`). */
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
-/** true/false, 1/0 or yes/no, in any case (a switch set in the environment). */
+/**
+ * true/false, 1/0 or yes/no, in any case (a switch set in the environment or as
+ * `--switch=VALUE`); also t/f, which Go's `strconv.ParseBool` (the original tool) accepted.
+ */
 export function parseSwitch(text: string): Outcome<boolean> {
   const lower = text.toLowerCase();
-  if (["true", "1", "yes"].includes(lower)) return accept(true);
-  if (["false", "0", "no"].includes(lower)) return accept(false);
+  if (["true", "1", "yes", "t"].includes(lower)) return accept(true);
+  if (["false", "0", "no", "f"].includes(lower)) return accept(false);
   return unparsable("expected true or false (or 1/0, yes/no)");
 }
 

@@ -15,6 +15,8 @@
  *              "current": target id | null, "currentState": "active" | "blackhole" | … | null,
  *              "desired": instance id | null, "reason": move reason | null,
  *              "note": why the router leaves it alone | null }],
+ *   "fallbackGateways": [{ "natGatewayId", "problem": "missing" | "not_available" |
+ *              "other_vpc" | "private" | null, "detail": string | null }],
  *   "changes": { "routes": [{ "action": "create" | "replace", "routeTableId", "from": id | null,
  *                              "to", "networkInterfaceId": id | null, "reason" }],
  *                "sourceDestChecks": [{ "instanceId", "networkInterfaceId": id | null }],
@@ -60,6 +62,12 @@ export interface StatusReport {
   readonly leader: string | null;
   readonly nats: readonly NatStatus[];
   readonly routeTables: readonly RouteTableStatus[];
+  /** Each `--fallback-nat-gateway`; `problem` is null when it is usable. */
+  readonly fallbackGateways: readonly {
+    readonly natGatewayId: string;
+    readonly problem: string | null;
+    readonly detail: string | null;
+  }[];
   readonly changes: {
     readonly routes: readonly {
       readonly action: "create" | "replace";
@@ -157,6 +165,11 @@ export function statusReport(
     leader: decision.leader ?? null,
     nats,
     routeTables,
+    fallbackGateways: decision.gateways.map(({ natGatewayId, problem }) => ({
+      natGatewayId,
+      problem: problem?.reason ?? null,
+      detail: problem?.detail ?? null,
+    })),
     changes: {
       routes: [...plan.routes]
         .sort((a, b) => byId(a.routeTableId, b.routeTableId))
@@ -262,6 +275,13 @@ export function formatStatusTable(report: StatusReport): string {
     ...nats,
     "",
     ...tables,
+    ...report.fallbackGateways.flatMap((g) => [
+      "",
+      g.problem === null
+        ? `Fallback NAT gateway ${g.natGatewayId}: usable`
+        : `Fallback NAT gateway ${g.natGatewayId}: unusable (${g.problem}: ${g.detail}); ` +
+          "no route goes to it",
+    ]),
     "",
     count === 0
       ? "No changes planned: a cycle would change nothing."

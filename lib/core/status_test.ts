@@ -1,6 +1,12 @@
 /** @module Tests for the `status` report: what it says, and its table and JSON forms. */
 import assert from "node:assert/strict";
-import { instanceHealth, natInstance, route, routeTable } from "../../tests/fixtures.ts";
+import {
+  decideSettings,
+  instanceHealth,
+  natInstance,
+  route,
+  routeTable,
+} from "../../tests/fixtures.ts";
 import { decide as decideCycle, type Decision } from "./decide.ts";
 import type { HealthState, InstanceHealth } from "./health.ts";
 import { freshMemory } from "./memory.ts";
@@ -47,16 +53,7 @@ function decide(
   const decision = decideCycle({
     view: { instances, routeTables, health, generation: 1 },
     memory: freshMemory(),
-    settings: {
-      ec2Election: false,
-      fall: 2,
-      rise: 2,
-      failbackDelayMs: 30_000,
-      recovery: "off",
-      recoveryAfterMs: 60_000,
-      fallbackNatGateway: undefined,
-      writeTrustMs: 10_000,
-    },
+    settings: decideSettings(),
     self: undefined,
     now: NOW,
   });
@@ -120,6 +117,7 @@ Deno.test("statusReport() on a fresh fleet", async (t) => {
       "leader",
       "nats",
       "routeTables",
+      "fallbackGateways",
       "changes",
     ]);
     assert.deepEqual(Object.keys(parsed.routeTables[0]), [

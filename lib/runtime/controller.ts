@@ -8,7 +8,7 @@
  * one runs coalesce into one more.
  */
 import type { Clock } from "../adapters/clock.ts";
-import type { Ec2 } from "../adapters/ec2.ts";
+import type { Ec2, NatGatewayReader } from "../adapters/ec2.ts";
 import { toEc2Error } from "../adapters/ec2.ts";
 import type { Logger } from "../adapters/log.ts";
 import type { Probe } from "../adapters/probe.ts";
@@ -31,10 +31,18 @@ import {
   type Memory,
   rememberApplied,
   rememberDiscovery,
+  rememberFights,
+  rememberPending,
   rememberRole,
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
-import type { NatInstance, ProbeResult, RouteChange, Skipped } from "../model.ts";
+import type { NatInstance, ProbeResult, RouteChange, RouteTable, Skipped } from "../model.ts";
+import {
+  checkFallbackGateways,
+  fallbackGatewayIds,
+  type GatewayProblem,
+  uncoveredTables,
+} from "../core/fallback.ts";
 import { applyPlan, type ApplyResult } from "./apply.ts";
 
 /** What the controller needs from the configuration. */
@@ -48,7 +56,7 @@ export interface ControllerSettings extends DecideSettings {
 }
 
 export interface ControllerDeps {
-  readonly ec2: Ec2;
+  readonly ec2: Ec2 & NatGatewayReader;
   readonly probe: Probe;
   readonly log: Logger;
   readonly clock: Clock;
@@ -77,6 +85,9 @@ export interface CycleOutcome {
   readonly ok: boolean;
 }
 
+/** Fallback gateways are checked on the first discovery and every this many after. */
+const GATEWAY_CHECK_EVERY = 6;
+
 /** What woke a reconcile: logged, never an input to the decision. */
 type Trigger = "discovery" | "health" | "settle" | "once";
 
@@ -98,6 +109,8 @@ export class Controller {
   /** Skipped resources already warned about, by source, so each is logged once. */
   #warned = { discovery: new Set<string>(), decision: new Set<string>() };
   #probeLoops = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  /** Route tables already warned about as not covered by a fallback gateway. */
+  #uncovered = new Set<string>();
   #reconciling: Promise<CycleOutcome> | undefined;
   #again: Trigger | undefined;
   #settleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -124,21 +137,24 @@ export class Controller {
       this.#warnSkipped("discovery", [...instances.skipped, ...routeTables.skipped]);
       const sorted = [...instances.items].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
       const ids = sorted.map((i) => i.instanceId);
-      const remembered = rememberDiscovery(
-        this.#memory,
-        this.#view?.routeTables,
-        routeTables.items,
-        ids,
-        clock.now(),
-        this.settings,
-      );
+      const now = clock.now();
+      const remembered = rememberDiscovery(this.#memory, {
+        previous: this.#view?.routeTables,
+        discovered: routeTables.items,
+        instances: sorted,
+        health: this.#view?.health ?? new Map(),
+        now,
+      }, this.settings);
       this.#memory = remembered.memory;
       this.#view = {
         instances: sorted,
         routeTables: remembered.routeTables,
         health: retain(this.#view?.health ?? new Map(), ids),
         generation: (this.#view?.generation ?? 0) + 1,
+        explicitSubnets: await this.#explicitSubnets(sorted, routeTables.items),
+        gatewayProblems: await this.#checkGateways(this.#view?.generation ?? 0),
       };
+      this.#warnUncovered(remembered.routeTables);
       log.debug("discovery.done", {
         instances: sorted.length,
         route_tables: remembered.routeTables.length,
@@ -150,6 +166,79 @@ export class Controller {
       const e = toEc2Error("Describe", error);
       log.error("discovery.failed", { action: e.action, code: e.code, error: e.detail });
       return false;
+    }
+  }
+
+  /**
+   * When a tagged route table is the VPC's main one: which NAT subnets have a table of their
+   * own (the others follow the main table, which must then never point at a NAT). One more
+   * Describe, only then; `undefined` (the main table is left alone) when it fails.
+   */
+  async #explicitSubnets(
+    instances: readonly NatInstance[],
+    routeTables: readonly { readonly main?: boolean }[],
+  ): Promise<Set<string> | undefined> {
+    if (!routeTables.some((t) => t.main === true)) return undefined;
+    const subnets = [...new Set(instances.flatMap((i) => i.subnetId ? [i.subnetId] : []))];
+    try {
+      return await this.deps.ec2.explicitlyAssociated(this.settings.vpcId, subnets);
+    } catch (error) {
+      const e = toEc2Error("DescribeRouteTables", error);
+      this.deps.log.warn("main_table.unverified", {
+        code: e.code,
+        error: e.detail,
+        fix: "the main route table is left alone until its NAT subnets can be checked",
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * Every `GATEWAY_CHECK_EVERY` discoveries (the first included), with a fallback gateway
+   * configured: what is wrong with each gateway now (deleted, no longer available, ...). A
+   * change is logged; a failed check keeps what the last one found.
+   */
+  async #checkGateways(generation: number): Promise<readonly GatewayProblem[] | undefined> {
+    const fallback = this.settings.fallbackNatGateway;
+    const last = this.#view?.gatewayProblems;
+    if (fallback === undefined || generation % GATEWAY_CHECK_EVERY !== 0) return last;
+    try {
+      const found = await this.deps.ec2.describeNatGateways(fallbackGatewayIds(fallback));
+      const problems = checkFallbackGateways(fallback, this.settings.vpcId, found);
+      const before = new Set((last ?? []).map((p) => p.natGatewayId));
+      for (const problem of problems) {
+        if (before.has(problem.natGatewayId)) continue;
+        this.deps.log.warn("fallback.unusable", {
+          nat_gateway_id: problem.natGatewayId,
+          reason: problem.reason,
+          detail: problem.detail,
+          fix: "no route goes to it; pass an available public NAT gateway of the VPC",
+        });
+      }
+      for (const id of before) {
+        if (!problems.some((p) => p.natGatewayId === id)) {
+          this.deps.log.info("fallback.usable", { nat_gateway_id: id });
+        }
+      }
+      return problems;
+    } catch (error) {
+      const e = toEc2Error("DescribeNatGateways", error);
+      this.deps.log.warn("fallback.unchecked", { code: e.code, error: e.detail });
+      return last;
+    }
+  }
+
+  /** Warns once about each table that no configured fallback gateway covers. */
+  #warnUncovered(routeTables: readonly RouteTable[]): void {
+    const fallback = this.settings.fallbackNatGateway;
+    if (fallback === undefined) return;
+    for (const routeTableId of uncoveredTables(routeTables, fallback)) {
+      if (this.#uncovered.has(routeTableId)) continue;
+      this.#uncovered.add(routeTableId);
+      this.deps.log.warn("fallback.uncovered", {
+        route_table_id: routeTableId,
+        fix: "map its zone in --fallback-nat-gateway, or give a default gateway",
+      });
     }
   }
 
@@ -288,13 +377,35 @@ export class Controller {
     let decision = this.decide();
     if (!decision?.decided) return undefined;
     if (decision.rediscover) {
+      this.#memory = rememberPending(this.#memory, decision.pending);
       this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
       if (await this.discover()) {
         decision = this.decide();
         if (!decision?.decided) return undefined;
       }
     }
+    this.#memory = rememberPending(this.#memory, decision.pending);
     this.#memory = rememberRole(this.#memory, decision.acting, this.#view!.generation);
+    this.#memory = rememberFights(this.#memory, decision.fights);
+    if (decision.succeeding) {
+      this.deps.log.warn("succession.acting", {
+        leader: decision.leader,
+        self: this.deps.self,
+        route_tables: decision.plan.routes.map((c) => c.routeTableId).join(","),
+        fix: "the leader left these changes unmade: check its router (journalctl -u " +
+          "aws-nat-router), its IAM permissions and its path to the EC2 API",
+      });
+    }
+    for (const fight of decision.fights.noticed) {
+      this.deps.log.warn("split.suspected", {
+        route_table_id: fight.routeTableId,
+        moved_to: fight.movedTo,
+        fights: fight.count,
+        backoff_s: Math.round((fight.until - fight.at) / 1000),
+        fix: "another router sees this NAT healthy and this one does not: let every NAT " +
+          "instance's security group admit the others on the health port",
+      });
+    }
     this.#decision = decision;
     return decision;
   }
@@ -311,9 +422,12 @@ export class Controller {
     });
     const decision = await this.#decideFresh();
     if (!decision) return idle(false);
+    const generation = this.#view?.generation ?? 0; // the view it decided on
     const { instances, routeTables, leader, now } = decision;
     this.#logLeader(leader);
     if (!decision.acting) {
+      // A follower looks again when a required change would fall to it (succession).
+      this.#scheduleSettle(decision.settleAt);
       this.deps.observer?.cycle?.({ durationMs: clock.now() - started, ok: true, at: clock.now() });
       this.#logReady(decision);
       return idle(true);
@@ -340,12 +454,19 @@ export class Controller {
         ? { onRouteChanged: this.deps.observer.routeChanged }
         : {}),
     });
+    const failedRoutes = {
+      routeTableIds: (result?.failures ?? []).flatMap(({ change }) =>
+        "routeTableId" in change ? [change.routeTableId] : []
+      ),
+      generation,
+    };
     const applied = this.settings.dryRun || !result
       ? { routes: [], recoveries: [], sourceDestChecks: plan.sourceDestChecks }
       : {
         routes: result.routes,
         recoveries: result.recoveries,
         sourceDestChecks: plan.sourceDestChecks,
+        failedRoutes,
       };
     this.#memory = rememberApplied(this.#memory, applied, now, clock.now());
     if (this.#view && applied.routes.length > 0) {

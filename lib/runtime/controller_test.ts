@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  decideSettings,
   type FakeEc2,
   fakeEc2,
   natInstance,
@@ -8,26 +9,19 @@ import {
 } from "../../tests/fixtures.ts";
 import { realClock } from "../adapters/clock.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
-import { type Ec2, Ec2Error } from "../adapters/ec2.ts";
+import { Ec2Error } from "../adapters/ec2.ts";
 import { memoryLogger } from "../adapters/log.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import type { Probe } from "../adapters/probe.ts";
 
 const SETTINGS: ControllerSettings = {
+  ...decideSettings({ fall: 1, rise: 1, failbackDelayMs: 0 }),
   vpcId: "vpc-0123abcd",
   clusterId: "squid",
-  ec2Election: false,
   intervalMs: 5000,
   probeIntervalMs: 10,
-  fall: 1,
-  rise: 1,
-  failbackDelayMs: 0,
   public: false,
   dryRun: false,
-  recovery: "off",
-  recoveryAfterMs: 60_000,
-  fallbackNatGateway: undefined,
-  writeTrustMs: 10_000,
 };
 
 function nat(n: number, zone: string, launchTime = n * 1000): NatInstance {
@@ -251,7 +245,7 @@ Deno.test("a node that takes over again sees the other leader's writes, not its 
 Deno.test("a follower that becomes leader reads EC2 once more before it writes, whatever woke it", async () => {
   const fake = ec2Of([nat(1, "a"), nat(2, "a")], [table(1, "a", 1)]);
   let describes = 0;
-  const counted: Ec2 = {
+  const counted: FakeEc2 = {
     ...fake,
     describeInstances: (q) => {
       describes++;
@@ -280,4 +274,40 @@ Deno.test("a follower that becomes leader reads EC2 once more before it writes, 
   const again = await c.reconcile("settle");
   assert.equal(describes, 2, "a leader that stays leader does not read again");
   assert.deepEqual(again.plan.routes, [], "and finds nothing left to do");
+});
+
+Deno.test("a node whose table another node keeps moving to a NAT it cannot reach backs off", async () => {
+  // i-1 leads in its own view (it cannot reach i-2); i-2, which can reach nobody's port
+  // either, leads in its own view and keeps moving rtb-1 to itself.
+  const tables = [table(1, "a")];
+  const fake = ec2Of([nat(1, "a"), nat(2, "a")], tables);
+  const log = memoryLogger();
+  let now = 1_000_000;
+  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+    ec2: fake,
+    probe: probeWith(new Set(["i-00000002"])),
+    log,
+    clock: { now: () => now, sleep: () => Promise.resolve() },
+    self: "i-00000001",
+  });
+  const cycle = async () => {
+    now += 6_000; // a little more than --interval
+    assert.ok(await c.discover());
+    await c.probeRound();
+    return await c.reconcile("discovery");
+  };
+  await cycle();
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"]);
+  tables[0] = table(1, "a", 2); // the other node's write
+  await cycle(); // within the write-trust window, a read that differs may just be stale
+  const outcome = await cycle();
+  assert.deepEqual(outcome.plan.routes, [], "it does not fight back");
+  assert.match(
+    log.lines.join("\n"),
+    /WARN split\.suspected route_table_id=rtb-00000001 moved_to=i-00000002 fights=1 backoff_s=240/,
+  );
+  await cycle();
+  assert.equal(log.lines.filter((l) => l.includes("split.suspected")).length, 1, "said once");
+  assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"], "one write in all");
+  assert.equal(c.snapshot().decision?.splits.length, 1, "the decision says so (metrics, status)");
 });

@@ -10,7 +10,7 @@
  * decides the same; the leader role passes on because a draining node is no candidate.
  */
 import type { Clock } from "../adapters/clock.ts";
-import type { ClusterQuery, DrainingMark, Ec2 } from "../adapters/ec2.ts";
+import type { ClusterQuery, DrainingMark, Ec2, NatGatewayReader } from "../adapters/ec2.ts";
 import { toEc2Error } from "../adapters/ec2.ts";
 import type { Logger } from "../adapters/log.ts";
 import type { Notices } from "../adapters/metadata.ts";
@@ -35,7 +35,7 @@ export interface CommandOutcome {
 }
 
 export interface DrainDeps {
-  readonly ec2: Ec2 & DrainingMark;
+  readonly ec2: Ec2 & NatGatewayReader & DrainingMark;
   readonly probe: Probe;
   readonly log: Logger;
   readonly clock: Clock;

@@ -66,7 +66,7 @@ export interface MetricsView {
   readonly routeTables: readonly RouteTable[];
   readonly health: HealthState;
   /** The latest decision's leader and whether this node acts on it. */
-  readonly decision: Pick<Decision, "leader" | "acting"> | undefined;
+  readonly decision: Pick<Decision, "leader" | "acting" | "splits" | "gateways"> | undefined;
 }
 
 /** The hooks the controller calls (structurally a `ControllerObserver`). */
@@ -131,6 +131,17 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
       "--ec2-election, every router without it, and every router while no NAT instance is " +
       "healthy and --fallback-nat-gateway is set",
   );
+  const splitSuspected = registry.gauge(
+    `${p}split_suspected`,
+    "Route tables this router leaves alone because another router keeps moving them to a " +
+      "NAT instance this one cannot reach (nodes that disagree about health); 0 normally",
+  );
+  const gatewayOk = registry.gauge(
+    `${p}fallback_gateway_ok`,
+    "Each --fallback-nat-gateway as EC2 last showed it: 1 usable, 0 not (deleted, not " +
+      "available, another VPC, private); no route goes to an unusable one",
+    ["nat_gateway_id"],
+  );
   const routeTableTarget = registry.gauge(
     `${p}route_table_target`,
     "1 per tagged route table with a default route: instance_id is the NAT instance it " +
@@ -194,9 +205,11 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     render(view) {
       natHealthy.clear();
       natDraining.clear();
+      gatewayOk.clear();
       leader.clear();
       routeTableTarget.clear();
       let acting = false;
+      let splits = 0;
       if (view !== undefined) {
         for (const instance of view.instances) {
           const healthy = view.health.get(instance.instanceId)?.healthy;
@@ -213,6 +226,10 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         const elected = view.decision?.leader;
         if (elected !== undefined) leader.set({ instance_id: elected }, 1);
         acting = view.decision?.acting ?? false;
+        splits = view.decision?.splits.length ?? 0;
+        for (const gateway of view.decision?.gateways ?? []) {
+          gatewayOk.set({ nat_gateway_id: gateway.natGatewayId }, gateway.problem ? 0 : 1);
+        }
         const owners = interfaceOwners(view.instances);
         for (const table of view.routeTables) {
           const route = table.defaultRoute;
@@ -225,6 +242,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         }
       }
       isLeader.set({}, acting ? 1 : 0);
+      splitSuspected.set({}, splits);
       return registry.render();
     },
   };

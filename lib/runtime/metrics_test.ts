@@ -33,7 +33,7 @@ function view(fields: Partial<MetricsView> = {}): MetricsView {
     instances: [A, B, C],
     routeTables: TABLES,
     health: state,
-    decision: { leader: A.instanceId, acting: true },
+    decision: { leader: A.instanceId, acting: true, splits: [], gateways: [] },
     ...fields,
   };
 }
@@ -75,7 +75,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
   await t.step("every metric has HELP and TYPE lines and the aws_nat_router_ prefix", () => {
     const types = text.split("\n").filter((line) => line.startsWith("# TYPE "));
     const helps = text.split("\n").filter((line) => line.startsWith("# HELP "));
-    assert.equal(types.length, 13);
+    assert.equal(types.length, 15);
     assert.equal(helps.length, types.length);
     for (const line of types) {
       const [, , name, type] = line.split(" ");
@@ -198,7 +198,11 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     const metrics = createRouterMetrics({ version: "1" });
     metrics.render(view());
     const text = metrics.render(
-      view({ decision: { leader: B.instanceId, acting: false }, instances: [B], routeTables: [] }),
+      view({
+        decision: { leader: B.instanceId, acting: false, splits: [], gateways: [] },
+        instances: [B],
+        routeTables: [],
+      }),
     );
     assert.deepEqual(samples(text, "aws_nat_router_leader"), [
       'aws_nat_router_leader{instance_id="i-0000000b"} 1',
@@ -211,9 +215,13 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
   // Whether this node acts is the controller's decision (core/decide.ts), read as it is.
   const cases: [string, Partial<MetricsView>, number][] = [
     ["the decision acts", {}, 1],
-    ["the decision does not act", { decision: { leader: A.instanceId, acting: false } }, 0],
+    [
+      "the decision does not act",
+      { decision: { leader: A.instanceId, acting: false, splits: [], gateways: [] } },
+      0,
+    ],
     ["a decision with no leader that acts (fallback)", {
-      decision: { leader: undefined, acting: true },
+      decision: { leader: undefined, acting: true, splits: [], gateways: [] },
     }, 1],
     ["no decision yet", { decision: undefined }, 0],
   ];
@@ -225,4 +233,38 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
       ]);
     });
   }
+});
+
+Deno.test("router metrics count the route tables left alone on a suspected split", () => {
+  const fight = { routeTableId: "rtb-1", movedTo: "i-b", count: 1, at: 0, until: 60_000 };
+  const metrics = createRouterMetrics({ version: "1" });
+  assert.deepEqual(samples(metrics.render(view()), "aws_nat_router_split_suspected"), [
+    "aws_nat_router_split_suspected 0",
+  ]);
+  const split = view({
+    decision: { leader: A.instanceId, acting: true, splits: [fight], gateways: [] },
+  });
+  assert.deepEqual(samples(metrics.render(split), "aws_nat_router_split_suspected"), [
+    "aws_nat_router_split_suspected 1",
+  ]);
+});
+
+Deno.test("router metrics say which fallback gateways are usable", () => {
+  const metrics = createRouterMetrics({ version: "1" });
+  const problem = { natGatewayId: "nat-0b", reason: "missing" as const, detail: "gone" };
+  const text = metrics.render(view({
+    decision: {
+      leader: A.instanceId,
+      acting: true,
+      splits: [],
+      gateways: [{ natGatewayId: "nat-0a", problem: undefined }, {
+        natGatewayId: "nat-0b",
+        problem,
+      }],
+    },
+  }));
+  assert.deepEqual(samples(text, "aws_nat_router_fallback_gateway_ok"), [
+    'aws_nat_router_fallback_gateway_ok{nat_gateway_id="nat-0a"} 1',
+    'aws_nat_router_fallback_gateway_ok{nat_gateway_id="nat-0b"} 0',
+  ]);
 });

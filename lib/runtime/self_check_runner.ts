@@ -126,7 +126,9 @@ export class SelfCheck {
       return { ok: true, text: await this.deps.readTextFile(this.settings.ipForwardPath) };
     } catch (error) {
       const cause = error instanceof Deno.errors.NotCapable
-        ? `no read permission for ${this.settings.ipForwardPath}`
+        ? `no read permission for ${this.settings.ipForwardPath} (Deno refuses /proc without ` +
+          "--allow-all: bind-mount it read-only to /run/aws-nat-router/ip_forward and set " +
+          "AWS_NAT_ROUTER_IP_FORWARD_PATH there, as the shipped unit does)"
         : message(error);
       return { ok: false, error: cause };
     }

@@ -3,19 +3,20 @@
  * root, `ip netns`, `nft` — installed with apt-get when missing on Debian), running `ip`/`nft`
  * commands, the per-run name prefix, and sweeping namespaces left by a killed run.
  *
- * Every namespace is named `anr<pid>x<n>-<role>`: `<pid>` is the process that built it, so a
+ * Every namespace is named `anr<pid>w<n>-<role>`: `<pid>` is the process that built it, so a
  * later run can tell a stale world (its process is gone) from a live one and remove it.
  * Interfaces and nftables tables live inside those namespaces and go with them; the only
  * other thing a world leaves on the host is `/etc/netns/<namespace>/` (hosts, resolv.conf).
  */
 
-const PREFIX_PATTERN = /^anr(\d+)x\d+-/;
+/** `w`; `x` was the scheme whose sweep mistook every live world for a stale one. */
+const PREFIX_PATTERN = /^anr(\d+)[wx]\d+-/;
 let worlds = 0;
 
 /** A fresh prefix for one world, unique on this host while this process lives. */
 export function newPrefix(): string {
   worlds += 1;
-  return `anr${Deno.pid}x${worlds}-`;
+  return `anr${Deno.pid}w${worlds}-`;
 }
 
 export interface CommandResult {
@@ -126,13 +127,12 @@ export function checkHost(log: (line: string) => void = () => {}): Promise<Prefl
   return preflight;
 }
 
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether a process runs. Not by reading `/proc/<pid>`: Deno refuses any `/proc` path without
+ * `--allow-all` (NotCapable), which would make every live world look stale.
+ */
+async function alive(pid: number): Promise<boolean> {
+  return (await run("ps", ["-p", String(pid)])).code === 0;
 }
 
 /** Namespace names on this host, as `ip netns list` prints them. */
@@ -155,10 +155,12 @@ export async function removeNamespace(ns: string): Promise<void> {
 
 /** Removes namespaces (and their files) built by processes that no longer run. */
 export async function sweepStale(): Promise<string[]> {
-  const stale = (await namespaces()).filter((ns) => {
+  const stale: string[] = [];
+  for (const ns of await namespaces()) {
     const match = PREFIX_PATTERN.exec(ns);
-    return match !== null && Number(match[1]) !== Deno.pid && !alive(Number(match[1]));
-  });
+    if (match === null || Number(match[1]) === Deno.pid) continue;
+    if (!(await alive(Number(match[1])))) stale.push(ns);
+  }
   for (const ns of stale) await removeNamespace(ns);
   return stale;
 }

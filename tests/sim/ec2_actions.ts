@@ -14,10 +14,12 @@
 import {
   ACCOUNT_ID,
   type Ec2Instance,
+  type Ec2NatGateway,
   type Ec2RouteTable,
   type Ec2Sim,
   INSTANCE_STATE_CODES,
   type InstanceStateName,
+  isPropagated,
   ROUTE_DESTINATIONS,
   ROUTE_TARGETS,
   type RouteTargetKey,
@@ -40,6 +42,7 @@ type Action = (sim: Ec2Sim, params: Params) => XmlObject;
 export const ACTIONS: Readonly<Record<string, Action>> = {
   DescribeInstances: describeInstances,
   DescribeRouteTables: describeRouteTables,
+  DescribeNatGateways: describeNatGateways,
   CreateRoute: (sim, params) => writeRoute(sim, params, "CreateRoute"),
   ReplaceRoute: (sim, params) => writeRoute(sim, params, "ReplaceRoute"),
   ModifyInstanceAttribute: modifyInstanceAttribute,
@@ -171,6 +174,15 @@ const ROUTE_TABLE_FILTERS: FilterValues<Ec2RouteTable> = {
   "association.main": (t) => t.associations.map((a) => String(a.main)),
   "association.subnet-id": (t) => t.associations.map((a) => a.subnetId),
   "tag-key": (t) => Object.keys(t.tags),
+};
+
+/** The filters DescribeNatGateways documents (and `tag:`, `tag-key`). */
+const NAT_GATEWAY_FILTERS: FilterValues<Ec2NatGateway> = {
+  "nat-gateway-id": (g) => [g.natGatewayId],
+  state: (g) => [g.state],
+  "subnet-id": (g) => [g.subnetId],
+  "vpc-id": (g) => [g.vpcId],
+  "tag-key": (g) => Object.keys(g.tags),
 };
 
 function wildcard(value: string): RegExp {
@@ -318,7 +330,9 @@ function renderRouteTable(sim: Ec2Sim, table: Ec2RouteTable): XmlObject {
       subnetId: a.subnetId,
       associationState: { state: "associated" },
     })),
-    propagatingVgwSet: [],
+    propagatingVgwSet: [
+      ...new Set(table.routes.filter(isPropagated).flatMap((r) => r.gatewayId ?? [])),
+    ].map((gatewayId) => ({ gatewayId })),
     tagSet: tagSet(table.tags),
   };
 }
@@ -369,6 +383,41 @@ function describeRouteTables(sim: Ec2Sim, params: Params): XmlObject {
   return { routeTableSet: items.map((table) => renderRouteTable(sim, table)), nextToken };
 }
 
+/**
+ * `NatGatewayId.N` that does not exist fails `NatGatewayNotFound` (the code the EC2 error
+ * list gives); filters never fail on a missing id, they just match nothing.
+ */
+function describeNatGateways(sim: Ec2Sim, params: Params): XmlObject {
+  const ids = list(params, "NatGatewayId");
+  const missing = ids.filter((id) => sim.natGateway(id) === undefined);
+  if (missing.length > 0) {
+    throw new Ec2Error("NatGatewayNotFound", `NAT gateway ${missing[0]} was not found`);
+  }
+  const matches = filterPredicate(params, NAT_GATEWAY_FILTERS);
+  const candidates = ids.length > 0 ? ids.map((id) => sim.natGateway(id)!) : sim.natGateways();
+  const { items, nextToken } = page(
+    sim,
+    candidates.filter(matches),
+    (g) => g.natGatewayId,
+    params,
+    { min: 5, max: 1000 },
+  );
+  dryRun(params);
+  return {
+    natGatewaySet: items.map((g) => ({
+      createTime: new Date(g.createTime).toISOString(),
+      natGatewayAddressSet: [],
+      natGatewayId: g.natGatewayId,
+      state: g.state,
+      subnetId: g.subnetId,
+      vpcId: g.vpcId,
+      connectivityType: g.connectivityType,
+      tagSet: tagSet(g.tags),
+    })),
+    nextToken,
+  };
+}
+
 /** Query parameter name of each route field: `destinationCidrBlock` → `DestinationCidrBlock`. */
 const capitalised = (key: string) => key[0]!.toUpperCase() + key.slice(1);
 
@@ -408,7 +457,10 @@ function writeRoute(sim: Ec2Sim, params: Params, action: RouteWrite["action"]): 
   }
   const target = params[capitalised(targetKey)]!;
   checkTarget(sim, table, targetKey, target);
-  const existing = table.routes.find((r) => r[destinationKey] === destination);
+  // Only the static route is the API's to create or replace: a propagated route to the same
+  // destination neither blocks CreateRoute nor can be replaced (ansible/ansible#43415; the
+  // static route then takes precedence, AWS VPC guide "How route priority works").
+  const existing = table.routes.find((r) => r[destinationKey] === destination && !isPropagated(r));
   if (action === "CreateRoute" && existing) {
     throw new Ec2Error(
       "RouteAlreadyExists",

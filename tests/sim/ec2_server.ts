@@ -14,6 +14,7 @@ import {
   HttpServer,
   type HttpServerOptions,
   sleep,
+  STALL,
 } from "./http_server.ts";
 import { xmlDocument } from "./xml.ts";
 
@@ -22,15 +23,18 @@ export const EC2_VERSION = "2016-11-15";
 
 /**
  * `throttle`: RequestLimitExceeded (503); `internalError`: InternalError (500); `drop`: the
- * connection breaks off mid-answer (a network error). A faulted call is not carried out.
+ * connection breaks off mid-answer (a network error); `stall`: the answer's head and first
+ * bytes arrive, then nothing (a body that stalls). A faulted call is not carried out.
  */
-export type Ec2FaultKind = "throttle" | "internalError" | "drop";
+export type Ec2FaultKind = "throttle" | "internalError" | "drop" | "stall";
 
 export interface Ec2FaultOptions {
   /** Only calls of this action (default: every action). */
   readonly action?: string;
   /** How many calls (default 1). */
   readonly count?: number;
+  /** Only calls signed with this access key (one router's; default: any caller). */
+  readonly accessKeyId?: string;
 }
 
 export interface Ec2LatencyOptions {
@@ -61,6 +65,7 @@ const xmlHeaders = (requestId: string) => ({
 interface Fault {
   readonly kind: Ec2FaultKind | "latency";
   readonly action: string | undefined;
+  readonly accessKeyId?: string | undefined;
   remaining: number;
   readonly ms: number;
 }
@@ -98,7 +103,13 @@ export class Ec2Server {
   }
 
   inject(kind: Ec2FaultKind, options: Ec2FaultOptions = {}): void {
-    this.#faults.push({ kind, action: options.action, remaining: options.count ?? 1, ms: 0 });
+    this.#faults.push({
+      kind,
+      action: options.action,
+      accessKeyId: options.accessKeyId,
+      remaining: options.count ?? 1,
+      ms: 0,
+    });
   }
 
   /** Answer after `ms` more. */
@@ -128,10 +139,11 @@ export class Ec2Server {
     return this.#http.close();
   }
 
-  #takeFault(action: string, latency: boolean): Fault | undefined {
+  #takeFault(action: string, latency: boolean, accessKeyId?: string): Fault | undefined {
     const fault = this.#faults.find((f) =>
       (f.kind === "latency") === latency && f.remaining > 0 &&
-      (f.action === undefined || f.action === action)
+      (f.action === undefined || f.action === action) &&
+      (f.accessKeyId === undefined || f.accessKeyId === accessKeyId)
     );
     if (fault) fault.remaining--;
     this.#faults = this.#faults.filter((f) => f.remaining > 0);
@@ -147,7 +159,7 @@ export class Ec2Server {
     const action = params.Action ?? "";
     const accessKeyId = /Credential=([^/,\s]+)\//.exec(request.headers.get("authorization") ?? "")
       ?.[1];
-    const fault = this.#takeFault(action, false);
+    const fault = this.#takeFault(action, false, accessKeyId);
     const latency = this.#takeFault(action, true);
     if (latency) await sleep(latency.ms, signal);
     const log = (status: number, errorCode?: string) =>
@@ -163,6 +175,10 @@ export class Ec2Server {
     if (fault?.kind === "drop") {
       log(0, "ConnectionDropped");
       return DROP;
+    }
+    if (fault?.kind === "stall") {
+      log(0, "BodyStalled");
+      return STALL;
     }
     const requestId = crypto.randomUUID();
     try {

@@ -92,8 +92,48 @@ export type RouteTargetKey = typeof ROUTE_TARGETS[number];
 /** One destination and (normally) one target, in EC2's element names. */
 export type RouteSpec = { [K in RouteDestinationKey | RouteTargetKey]?: string };
 
+/**
+ * Where a route came from: the table's local route, a static route written with
+ * CreateRoute/ReplaceRoute, or a route propagated by a virtual private gateway. A propagated
+ * route may share its destination with a static one; the static one then wins (EC2's route
+ * priority), and CreateRoute/ReplaceRoute only ever see the static one.
+ */
+export type RouteOrigin = "CreateRouteTable" | "CreateRoute" | "EnableVgwRoutePropagation";
+
 export interface Ec2Route extends RouteSpec {
-  origin: "CreateRouteTable" | "CreateRoute";
+  origin: RouteOrigin;
+}
+
+/** A route a virtual private gateway propagated: read-only to the route API. */
+export const isPropagated = (route: Ec2Route): boolean =>
+  route.origin === "EnableVgwRoutePropagation";
+
+/** EC2's NAT gateway states (`DescribeNatGateways`' `state` filter lists the same). */
+export type NatGatewayState = "pending" | "failed" | "available" | "deleting" | "deleted";
+
+/** A managed NAT gateway: public (with an Elastic IP) or private (no internet). */
+export interface Ec2NatGateway {
+  natGatewayId: string;
+  vpcId: string;
+  subnetId: string;
+  state: NatGatewayState;
+  connectivityType: "public" | "private";
+  /** Milliseconds since the epoch. */
+  createTime: number;
+  tags: Tags;
+}
+
+export interface AddNatGatewaySpec {
+  readonly vpcId: string;
+  /** Default: the VPC's subnet in `zone` (created when missing). */
+  readonly zone?: string;
+  /** Default `available`. */
+  readonly state?: NatGatewayState;
+  /** Default `public`. */
+  readonly connectivityType?: "public" | "private";
+  /** A fixed id (tests that name the gateway); default a new random one. */
+  readonly natGatewayId?: string;
+  readonly tags?: Tags;
 }
 
 export interface Ec2Association {
@@ -199,6 +239,7 @@ export class Ec2Sim {
   readonly #subnets = new Map<string, Ec2Subnet>();
   readonly #instances = new Map<string, Ec2Instance>();
   readonly #routeTables = new Map<string, Ec2RouteTable>();
+  readonly #natGateways = new Map<string, Ec2NatGateway>();
   readonly #listeners = new Set<(event: InstanceEvent) => void>();
 
   constructor(options: Ec2SimOptions = {}) {
@@ -247,6 +288,14 @@ export class Ec2Sim {
     return [...this.#routeTables.values()];
   }
 
+  natGateway(natGatewayId: string): Ec2NatGateway | undefined {
+    return this.#natGateways.get(natGatewayId);
+  }
+
+  natGateways(): Ec2NatGateway[] {
+    return [...this.#natGateways.values()];
+  }
+
   /** An interface and its instance; none once the instance is terminated (deleted with it). */
   networkInterface(
     networkInterfaceId: string,
@@ -272,11 +321,24 @@ export class Ec2Sim {
       : "blackhole";
   }
 
-  /** The target (instance id, else interface, gateway, ... id) of the table's 0.0.0.0/0 route. */
+  /**
+   * The route traffic to `destination` takes: the static one when there is one, else a
+   * propagated one (EC2's route priority for routes to the same destination).
+   */
+  effectiveRoute(routeTableId: string, destination: string): Ec2Route | undefined {
+    const routes =
+      this.#routeTables.get(routeTableId)?.routes.filter((r) =>
+        routeDestination(r) === destination
+      ) ?? [];
+    return routes.find((r) => !isPropagated(r)) ?? routes[0];
+  }
+
+  /**
+   * The target (instance id, else interface, gateway, ... id) of the table's effective
+   * 0.0.0.0/0 route: the static one, else a propagated one.
+   */
   defaultRouteTarget(routeTableId: string): string | undefined {
-    const route = this.#routeTables.get(routeTableId)?.routes.find((r) =>
-      r.destinationCidrBlock === "0.0.0.0/0"
-    );
+    const route = this.effectiveRoute(routeTableId, "0.0.0.0/0");
     return route && routeTarget(route);
   }
 
@@ -353,6 +415,32 @@ export class Ec2Sim {
     return routeTableId;
   }
 
+  /** A managed NAT gateway in a subnet of the VPC (`available` and `public` by default). */
+  addNatGateway(spec: AddNatGatewaySpec): string {
+    this.#mustGet(this.#vpcs, spec.vpcId, "VPC");
+    const natGatewayId = spec.natGatewayId ?? this.newId("nat");
+    if (spec.natGatewayId !== undefined) this.#order.set(natGatewayId, this.#order.size);
+    this.#natGateways.set(natGatewayId, {
+      natGatewayId,
+      vpcId: spec.vpcId,
+      subnetId: this.#subnetIn(spec.vpcId, spec.zone ?? "us-east-1a"),
+      state: spec.state ?? "available",
+      connectivityType: spec.connectivityType ?? "public",
+      createTime: wholeSeconds(this.now()),
+      tags: { ...spec.tags },
+    });
+    return natGatewayId;
+  }
+
+  /**
+   * Sets a NAT gateway's state, as EC2 moves it (`pending` → `available`, or `deleting` →
+   * `deleted`, when it stays visible for about an hour). Routes to a `deleted` gateway are
+   * `blackhole`.
+   */
+  setNatGatewayState(natGatewayId: string, state: NatGatewayState): void {
+    this.#mustGet(this.#natGateways, natGatewayId, "NAT gateway").state = state;
+  }
+
   /** Set the state as is (no other effect); tells the instance-event listeners. */
   setInstanceState(instanceId: string, state: InstanceStateName): void {
     const instance = this.#mustGet(this.#instances, instanceId, "instance");
@@ -384,11 +472,13 @@ export class Ec2Sim {
   /**
    * Create or replace the route for the spec's destination, without any validation. With an
    * instance id it also stores the primary interface, and the other way round, as EC2 does.
+   * A propagated route and a static one to the same destination live side by side: each
+   * replaces only a route of its own kind.
    */
   setRoute(
     routeTableId: string,
     spec: RouteSpec,
-    origin: Ec2Route["origin"] = "CreateRoute",
+    origin: RouteOrigin = "CreateRoute",
   ): void {
     const table = this.#mustGet(this.#routeTables, routeTableId, "route table");
     const destination = routeDestination(spec);
@@ -396,7 +486,10 @@ export class Ec2Sim {
       throw new Error(`Route without destination: ${JSON.stringify(spec)}`);
     }
     const route: Ec2Route = { ...this.#completeTarget(spec), origin };
-    const index = table.routes.findIndex((r) => routeDestination(r) === destination);
+    const propagated = isPropagated(route);
+    const index = table.routes.findIndex((r) =>
+      routeDestination(r) === destination && isPropagated(r) === propagated
+    );
     if (index < 0) table.routes.push(route);
     else table.routes[index] = route;
   }
@@ -415,11 +508,36 @@ export class Ec2Sim {
     });
   }
 
-  /** Returns whether there was such a route. */
+  /**
+   * A virtual private gateway propagates a route to `destination` (a VPN's BGP route, or a
+   * default route from on premises): origin `EnableVgwRoutePropagation`, next to any static
+   * route to the same destination.
+   */
+  propagateRoute(routeTableId: string, destination: string, vgwId: string): void {
+    this.setRoute(
+      routeTableId,
+      { destinationCidrBlock: destination, gatewayId: vgwId },
+      "EnableVgwRoutePropagation",
+    );
+  }
+
+  /** Withdraws a propagated route; returns whether there was one. */
+  withdrawPropagatedRoute(routeTableId: string, destination: string): boolean {
+    const table = this.#mustGet(this.#routeTables, routeTableId, "route table");
+    const before = table.routes.length;
+    table.routes = table.routes.filter((r) =>
+      !(routeDestination(r) === destination && isPropagated(r))
+    );
+    return table.routes.length < before;
+  }
+
+  /** Deletes the static route (as DeleteRoute does; a propagated one stays). */
   deleteRoute(routeTableId: string, destination: string): boolean {
     const table = this.#mustGet(this.#routeTables, routeTableId, "route table");
     const before = table.routes.length;
-    table.routes = table.routes.filter((r) => routeDestination(r) !== destination);
+    table.routes = table.routes.filter((r) =>
+      routeDestination(r) !== destination || isPropagated(r)
+    );
     return table.routes.length < before;
   }
 

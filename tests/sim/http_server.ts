@@ -26,7 +26,12 @@ export interface HttpResponse {
  * head, then the body breaks off.
  */
 export const DROP: unique symbol = Symbol("drop");
-export type HttpAnswer = HttpResponse | typeof DROP;
+/**
+ * Returned by a handler: send a response head and the first bytes of the body, then nothing
+ * more until the client gives up or the server stops (a body that stalls after the head).
+ */
+export const STALL: unique symbol = Symbol("stall");
+export type HttpAnswer = HttpResponse | typeof DROP | typeof STALL;
 export type HttpHandler = (
   request: HttpRequest,
   signal: AbortSignal,
@@ -61,6 +66,8 @@ const TRUNCATED_RESPONSE = encoder.encode(
   "HTTP/1.1 200 OK\r\ncontent-type: text/xml;charset=UTF-8\r\ncontent-length: 4096\r\n\r\n<?xml",
 );
 const decoder = new TextDecoder();
+/** How long a stalled answer holds its connection at most (the server's stop ends it). */
+const STALL_MS = 10 * 60_000;
 
 class BadRequest extends Error {
   constructor(readonly status: number, message: string) {
@@ -168,6 +175,10 @@ export class HttpServer {
         const answer = await this.#handler(request, this.#abort.signal);
         if (!this.#connections.has(connection)) return;
         if (answer === DROP) return await writeAll(connection, TRUNCATED_RESPONSE);
+        if (answer === STALL) {
+          await writeAll(connection, TRUNCATED_RESPONSE);
+          return await sleep(STALL_MS, this.#abort.signal);
+        }
         const keepAlive = request.headers.get("connection")?.toLowerCase() !== "close";
         await writeAll(connection, encodeResponse(answer, keepAlive));
         if (!keepAlive) return;

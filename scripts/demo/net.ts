@@ -1,14 +1,13 @@
-// deno-lint-ignore-file no-console
 /**
  * @module `demo --net`: the demo's story on real packets (the namespace world of tests/netns/,
  * root on Linux). Draws, live, one timeline per private subnet — which NAT carries its
  * datagrams, one cell per 100 ms, a gap where they are lost — while NATs crash, hang, and
  * lose packets on their health port; then prints the measured blackout of each step.
- * Standalone: `deno run -P=sim scripts/demo_net.ts`; the demo calls `runNetDemo()`.
+ * `deno task demo --net` calls `runNetDemo()`.
  */
-import { DEFAULT_TIMING } from "../tests/e2e.ts";
-import { faultAndMove, type FaultKind, repair, zoneAllocation } from "../tests/netns/faults.ts";
-import { netnsAvailable, NetWorld } from "../tests/netns/world.ts";
+import { DEFAULT_TIMING } from "../../tests/e2e.ts";
+import { faultAndMove, type FaultKind, repair, zoneAllocation } from "../../tests/netns/faults.ts";
+import { netnsAvailable, NetWorld } from "../../tests/netns/world.ts";
 
 const CELL_MS = 100;
 const COLORS = ["\x1b[32m", "\x1b[36m", "\x1b[35m", "\x1b[33m"];
