@@ -22,7 +22,12 @@ import {
 } from "./lib/core/fallback.ts";
 import { createLogger, type Logger } from "./lib/adapters/log.ts";
 import type { LogLevel } from "./lib/model.ts";
-import { createMetadata, type Metadata, metadataOptionsFromEnv } from "./lib/adapters/metadata.ts";
+import {
+  createMetadata,
+  type Metadata,
+  metadataOptionsFromEnv,
+  type NoticeSource,
+} from "./lib/adapters/metadata.ts";
 import {
   createRouterMetrics,
   type MetricsView,
@@ -43,6 +48,7 @@ import {
   retryDelayMs,
 } from "./lib/core/startup.ts";
 import { startNodeHealth } from "./lib/runtime/self_check_runner.ts";
+import { drain, runDrainWatch, undrain } from "./lib/runtime/drain.ts";
 import { formatStatusJson, formatStatusTable, statusReport } from "./lib/core/status.ts";
 import { VERSION } from "./lib/core/version.ts";
 
@@ -176,7 +182,7 @@ async function runWith(
   log: Logger,
   signal: AbortSignal,
 ): Promise<number> {
-  const metadata: Metadata = createMetadata(metadataOptionsFromEnv(env));
+  const metadata = createMetadata(metadataOptionsFromEnv(env));
   log.info("router.started", {
     version: VERSION,
     vpc_id: config.vpcId,
@@ -255,7 +261,7 @@ async function route(
   given: Region | undefined,
   log: Logger,
   signal: AbortSignal,
-  metadata: Metadata,
+  metadata: Metadata & NoticeSource,
   telemetry: Telemetry | undefined,
   waiting: Waiting,
 ): Promise<number> {
@@ -338,6 +344,20 @@ async function route(
       log.info("router.stopped", { ok: outcome.ok });
       return outcome.ok ? 0 : 1;
     }
+    const drainWatch = identity
+      ? runDrainWatch({
+        notices: () => metadata.notices(),
+        ec2,
+        log,
+        clock: realClock,
+        self: identity.instanceId,
+        bootedAt: bootTime(config, log),
+        own: () => ownView(controller, identity.instanceId),
+        refresh: async () => {
+          if (await controller.discover()) await controller.reconcile("discovery");
+        },
+      }, signal)
+      : Promise.resolve();
     const nodeHealth = startNodeHealth(config, {
       ec2,
       log,
@@ -358,9 +378,87 @@ async function route(
     } finally {
       await nodeHealth.stop();
       await heartbeat;
+      await drainWatch;
     }
     log.info("router.stopped", {});
     return 0;
+  } finally {
+    ec2.destroy();
+  }
+}
+
+/** This node's draining mark and health verdict as the controller sees them (drain watch). */
+function ownView(controller: Controller, instanceId: string) {
+  const view = controller.snapshot().view;
+  const instance = view?.instances.find((i) => i.instanceId === instanceId);
+  if (!view || !instance) return undefined;
+  return { drainingSince: instance.drainingSince, healthy: view.health.get(instanceId)?.healthy };
+}
+
+/**
+ * When this instance booted (`osUptime`): a draining mark older than that was set for a
+ * shutdown or reboot, and is cleared once the node is healthy again. 0 (never clear) when
+ * the uptime cannot be read.
+ */
+function bootTime(config: Config, log: Logger): number {
+  const given = Date.parse(config.bootedAt);
+  if (!Number.isNaN(given)) return given;
+  try {
+    return Date.now() - Deno.osUptime() * 1000;
+  } catch (error) {
+    log.warn("drain.boot_time_unknown", {
+      error: explainNotCapable(error) ?? errorText(error),
+      fix: "a draining mark set before a reboot stays until undrain or its expiry",
+    });
+    return 0;
+  }
+}
+
+/**
+ * `drain` / `undrain` on this NAT instance: its identity from the metadata service, then the
+ * departure (see lib/runtime/drain.ts). One line on failure; 2 bad input, nothing changed.
+ */
+async function departure(
+  config: Config,
+  env: Record<string, string | undefined>,
+  warnings: readonly string[],
+  given: Region | undefined,
+): Promise<number> {
+  const verb = config.command === "drain" ? "drain" : "undrain";
+  const log = createLogger({ level: config.logLevel });
+  for (const warning of warnings) log.warn("config.warning", { warning });
+  const metadata = createMetadata(metadataOptionsFromEnv(env));
+  let identity;
+  try {
+    identity = await metadata.identity();
+  } catch (error) {
+    console.error(
+      `aws-nat-router: Cannot ${verb}: this instance's identity is unknown: ${errorText(error)}; ` +
+        `run ${verb} on the NAT instance itself (it reads its id from the metadata service)`,
+    );
+    return 2;
+  }
+  const ec2 = createEc2({
+    region: given?.region ?? identity.region,
+    credentials: createCredentialChain(env, metadata),
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  try {
+    const deps = {
+      ec2,
+      probe: createTcpProbe({
+        port: config.port,
+        timeoutMs: config.timeoutMs,
+        attempts: config.probeAttempts,
+        refusalWindowMs: config.probeIntervalMs,
+      }),
+      log,
+      clock: realClock,
+      self: identity.instanceId,
+    };
+    const outcome = verb === "drain" ? await drain(config, deps) : await undrain(config, deps);
+    if (outcome.error !== undefined) console.error(`aws-nat-router: ${outcome.error}`);
+    return outcome.code;
   } finally {
     ec2.destroy();
   }
@@ -509,6 +607,9 @@ async function main(args: string[]): Promise<number> {
   });
   if (parsed.config.command === "status") {
     return await status(parsed.config, env, warnings, args, given);
+  }
+  if (parsed.config.command === "drain" || parsed.config.command === "undrain") {
+    return await departure(parsed.config, env, warnings, given);
   }
   return await run(parsed.config, env, warnings, given);
 }

@@ -10,6 +10,11 @@ export const DEFAULT_ROUTE = "0.0.0.0/0";
 export const TAG_CLUSTER_ID = "aws-nat-router/id";
 /** Tag naming the zone of an instance (overrides its placement) or of a route table. */
 export const TAG_ZONE = "aws-nat-router/zone";
+/**
+ * Tag marking a NAT instance as draining (it keeps forwarding, receives no route table); its
+ * value is the ISO 8601 time the drain started. Read with the instances every cycle.
+ */
+export const TAG_DRAINING = "aws-nat-router/draining";
 
 export interface NetworkInterface {
   readonly networkInterfaceId: string;
@@ -31,6 +36,8 @@ export interface NatInstance {
   readonly sourceDestCheck: boolean;
   /** Sorted by device index; the first is the primary interface when it has index 0. */
   readonly networkInterfaces: readonly NetworkInterface[];
+  /** When its `aws-nat-router/draining` mark was set (ms since the epoch); absent: no mark. */
+  readonly drainingSince?: number;
   /** The subnet it runs in (the one whose egress must never be routed to a NAT). */
   readonly subnetId?: string | undefined;
 }
@@ -76,6 +83,7 @@ export type MoveReason =
   | "no_route" // the table has no default route
   | "blackhole" // the default route's target is gone
   | "nat_unhealthy" // it points at a cluster NAT that is not healthy (or not running)
+  | "nat_draining" // it points at a cluster NAT that is draining (still forwarding)
   | "foreign_target" // it points at something that is not a cluster NAT
   | "zone_preference" // a healthy NAT in the table's own zone can take it back
   | "rebalance"; // its NAT has more than its share

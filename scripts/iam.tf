@@ -79,6 +79,34 @@ data "aws_iam_policy_document" "router" {
       values   = [var.cluster_id]
     }
   }
+  # The draining mark (aws-nat-router/draining) on the node's own instance only: the
+  # instance the request comes from (ec2:SourceInstanceARN, set for instance-role
+  # credentials), that one tag key, and never a DeleteTags without keys (which deletes all).
+  statement {
+    sid       = "DrainingMark"
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["${local.arn_prefix}:instance/*"]
+    condition {
+      test     = "StringEquals"
+      variable = local.tag_key
+      values   = [var.cluster_id]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ARN"
+      values   = ["$${ec2:SourceInstanceARN}"]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["aws-nat-router/draining"]
+    }
+    condition {
+      test     = "Null"
+      variable = "aws:TagKeys"
+      values   = ["false"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "recovery" {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs aws-nat-router on a NAT instance from one of this project's GitHub releases: the
-# binary for this architecture, the systemd unit, its ExecStartPre helper (each sha256-verified
-# against the release's SHA256SUMS) and /etc/aws-nat-router/env; then enables and (re)starts
-# the service.
+# binary for this architecture, the systemd unit, its ExecStartPre helper, the drain-at-shutdown
+# unit (each sha256-verified against the release's SHA256SUMS) and /etc/aws-nat-router/env;
+# then enables and (re)starts the service, and enables and starts the drain unit.
 #
 #   install.sh --vpc-id vpc-0123abcd [--version v0.1.0] [--repo OWNER/NAME] [--cluster-id squid]
 #              [--base-url URL] [--prefix DIR] [--arch x86_64|aarch64] [--no-enable]
@@ -95,6 +95,7 @@ live=0 # installing into the running system (/): systemctl is used
 root="${root%/}"
 bin_path="${root}/usr/local/bin/aws-nat-router"
 unit_path="${root}/etc/systemd/system/aws-nat-router.service"
+drain_unit_path="${root}/etc/systemd/system/aws-nat-router-drain.service"
 helper_path="${root}/usr/local/libexec/aws-nat-router/fetch-release.sh"
 env_path="${root}/etc/aws-nat-router/env"
 
@@ -127,6 +128,7 @@ verified() {
 }
 verified "$asset" "$bin_path"
 verified aws-nat-router.service "$unit_path"
+verified aws-nat-router-drain.service "$drain_unit_path"
 verified fetch-release.sh "$helper_path"
 
 cat >"${work}/env" <<EOF
@@ -159,6 +161,7 @@ put "${work}/${asset}" "$bin_path" 0755
 put "${work}/fetch-release.sh" "$helper_path" 0755
 put "${work}/env" "$env_path" 0644
 put "${work}/aws-nat-router.service" "$unit_path" 0644
+put "${work}/aws-nat-router-drain.service" "$drain_unit_path" 0644
 
 if ((changed == 0)); then
   echo "aws-nat-router ${version} (${target}) unchanged"
@@ -167,7 +170,9 @@ else
 fi
 if ((live == 1 && enable == 1)); then
   systemctl daemon-reload
-  systemctl enable aws-nat-router.service
+  systemctl enable aws-nat-router.service aws-nat-router-drain.service
+  # The drain unit only acts when stopped (at shutdown or reboot): starting it moves nothing.
+  systemctl start aws-nat-router-drain.service
   # Restart only when something changed; "start" is a no-op for a running service.
   if ((changed == 1)); then systemctl restart aws-nat-router.service; else systemctl start aws-nat-router.service; fi
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Adds a release's own assets next to its binaries: install.sh, fetch-release.sh and
-# aws-nat-router.service, with the repository and tag stamped in, then rewrites SHA256SUMS
-# over every file of the directory. The release workflow runs it with GITHUB_REPOSITORY and
+# Adds a release's own assets next to its binaries: install.sh, fetch-release.sh,
+# aws-nat-router.service and aws-nat-router-drain.service, with the repository and tag stamped
+# in, then rewrites SHA256SUMS over every file of the directory. The release workflow runs it with GITHUB_REPOSITORY and
 # GITHUB_REF_NAME: that is the one place the repository is named.
 #
 #   stamp-release.sh --repo OWNER/NAME --tag v0.1.0 --out-dir dist [--notes FILE]
@@ -31,7 +31,7 @@ done
 [[ -d "$out_dir" ]] || bad_input "Invalid --out-dir \"${out_dir}\": not a directory"
 
 src_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for name in install.sh fetch-release.sh aws-nat-router.service; do
+for name in install.sh fetch-release.sh aws-nat-router.service aws-nat-router-drain.service; do
   sed -e "s|@RELEASE_REPO@|${repo}|g" -e "s|@RELEASE_TAG@|${tag}|g" "${src_dir}/${name}" >"${out_dir}/${name}"
   if grep -n '@RELEASE_[A-Z]*@' "${out_dir}/${name}" >&2; then
     echo "stamp-release.sh: ${name} still holds a placeholder (above)" >&2
@@ -39,7 +39,7 @@ for name in install.sh fetch-release.sh aws-nat-router.service; do
   fi
 done
 chmod 0755 "${out_dir}/install.sh" "${out_dir}/fetch-release.sh"
-chmod 0644 "${out_dir}/aws-nat-router.service"
+chmod 0644 "${out_dir}/aws-nat-router.service" "${out_dir}/aws-nat-router-drain.service"
 
 sums="$(
   cd "$out_dir"

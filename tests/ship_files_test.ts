@@ -202,6 +202,103 @@ Deno.test("scripts/aws-nat-router.service", async (t) => {
   });
 });
 
+Deno.test("scripts/aws-nat-router-drain.service", async (t) => {
+  const text = await read("scripts/aws-nat-router-drain.service");
+  const unit = parseUnit(text);
+  const one = (key: string) => {
+    const values = unit.get(key);
+    assert.equal(values?.length, 1, `expected exactly one ${key}=, found ${values?.length ?? 0}`);
+    return values![0]!;
+  };
+
+  await t.step("it does nothing at boot and drains when stopped (at shutdown or reboot)", () => {
+    assert.equal(one("Service.Type"), "oneshot");
+    assert.equal(one("Service.RemainAfterExit"), "yes");
+    assert.equal(unit.get("Service.ExecStart"), undefined, "nothing runs at boot");
+    assert.equal(
+      one("Service.ExecStop"),
+      "/usr/local/bin/aws-nat-router drain --vpc-id ${VPC_ID} --cluster-id ${CLUSTER_ID}",
+    );
+    assert.equal(one("Service.EnvironmentFile"), "/etc/aws-nat-router/env");
+    assert.ok(unit.get("Service.Environment")?.includes("CLUSTER_ID=squid"));
+    assert.ok(Number(one("Service.TimeoutStopSec")) > 30, "room for drain's 30s bound");
+    assert.equal(one("Install.WantedBy"), "multi-user.target");
+  });
+
+  await t.step("it is stopped by the system going down, never by the router's own unit", () => {
+    // Default dependencies (Conflicts=/Before=shutdown.target) stop it at shutdown; it is
+    // bound to nothing, so stopping or restarting aws-nat-router.service leaves it running.
+    assert.equal(unit.get("Unit.DefaultDependencies"), undefined);
+    for (const key of ["BindsTo", "PartOf", "Requires", "Requisite", "StopWhenUnneeded"]) {
+      assert.equal(unit.get(`Unit.${key}`), undefined, `Unit.${key}`);
+    }
+    // Started after the network and the router, so stopped (drained) before they go down.
+    assert.deepEqual(one("Unit.After").split(/\s+/).sort(), [
+      "aws-nat-router.service",
+      "network-online.target",
+    ]);
+  });
+
+  await t.step("it is hardened like the router's unit", async () => {
+    const main = parseUnit(await read("scripts/aws-nat-router.service"));
+    for (
+      const key of [
+        "User",
+        "NoNewPrivileges",
+        "ProtectSystem",
+        "ProtectHome",
+        "CapabilityBoundingSet",
+        "RestrictAddressFamilies",
+        "SystemCallFilter",
+        "MemoryDenyWriteExecute",
+      ]
+    ) {
+      assert.deepEqual(unit.get(`Service.${key}`), main.get(`Service.${key}`), key);
+    }
+    // The drain reads no ip_forward: only the SDK's profile directory is shown to it.
+    assert.deepEqual(unit.get("Service.BindReadOnlyPaths"), ["-/root/.aws"]);
+  });
+
+  await t.step({
+    name: SYSTEMD_ANALYZE
+      ? "systemd-analyze verify finds nothing wrong with it"
+      : "systemd-analyze verify accepts it (skipped: systemd-analyze is not installed)",
+    ignore: SYSTEMD_ANALYZE === undefined,
+    fn: async () => {
+      const root = await Deno.makeTempDir({ prefix: "ship_drain_unit_" });
+      try {
+        const unitDir = `${root}/etc/systemd/system`;
+        for (const dir of [unitDir, `${root}/usr/lib/systemd`, `${root}/usr/local/bin`]) {
+          await Deno.mkdir(dir, { recursive: true });
+        }
+        assert.equal(
+          (await run("cp", ["-a", "/usr/lib/systemd/system", `${root}/usr/lib/systemd/`])).code,
+          0,
+        );
+        await Deno.writeTextFile(`${unitDir}/aws-nat-router-drain.service`, text);
+        await Deno.writeTextFile(
+          `${unitDir}/aws-nat-router.service`,
+          await read("scripts/aws-nat-router.service"),
+        );
+        await Deno.writeTextFile(`${root}/usr/local/bin/aws-nat-router`, "#!/bin/sh\n", {
+          mode: 0o755,
+        });
+        const { code, output } = await run(SYSTEMD_ANALYZE!, [
+          "verify",
+          "--recursive-errors=no",
+          `--root=${root}`,
+          `${unitDir}/aws-nat-router-drain.service`,
+        ]);
+        const findings = output.split("\n").filter((line) => line.includes("aws-nat-router-drain"));
+        assert.deepEqual(findings, [], "systemd-analyze verify found problems in the unit");
+        assert.equal(code, 0, output);
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  });
+});
+
 Deno.test("shell scripts", async (t) => {
   await t.step({
     name: SHELLCHECK
@@ -374,6 +471,22 @@ Deno.test("IAM policies", async (t) => {
           Resource: ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:network-interface/*"],
           Condition: TAG_CONDITION,
         },
+        DrainingMark: {
+          Sid: "DrainingMark",
+          Effect: "Allow",
+          Action: ["ec2:CreateTags", "ec2:DeleteTags"],
+          Resource: "arn:aws:ec2:*:*:instance/*",
+          Condition: {
+            StringEquals: {
+              "ec2:ResourceTag/aws-nat-router/id": "squid",
+              // Only the instance the request comes from: the node's own.
+              "aws:ARN": "${ec2:SourceInstanceARN}",
+            },
+            // Only the draining tag, and never DeleteTags without a key (it deletes all).
+            "ForAllValues:StringEquals": { "aws:TagKeys": ["aws-nat-router/draining"] },
+            Null: { "aws:TagKeys": "false" },
+          },
+        },
       });
     },
   );
@@ -403,6 +516,7 @@ Deno.test("IAM policies", async (t) => {
     const jsonActions = [...main.Statement, ...recovery.Statement].flatMap((s: Yaml) => s.Action);
     assert.deepEqual(tfActions, new Set([...jsonActions, "sts:AssumeRole"].map((a) => `"${a}"`)));
     assert.match(tf, /"ec2:ResourceTag\/aws-nat-router\/id"/);
+    assert.match(tf, /"\$\$\{ec2:SourceInstanceARN\}"/, "the draining mark: own instance only");
     for (const resource of ["route-table/*", "instance/*", "network-interface/*"]) {
       assert.ok(tf.includes(`:${resource}"`), resource);
     }

@@ -15,7 +15,12 @@ const REPO = "example/aws-nat-router";
 const VPC = "vpc-0123abcd";
 const ARCHS = { x86_64: "x86_64-unknown-linux-gnu", aarch64: "aarch64-unknown-linux-gnu" };
 type Arch = keyof typeof ARCHS;
-const ASSETS = ["install.sh", "fetch-release.sh", "aws-nat-router.service"];
+const ASSETS = [
+  "install.sh",
+  "fetch-release.sh",
+  "aws-nat-router.service",
+  "aws-nat-router-drain.service",
+];
 
 const fakeBinary = (arch: Arch) => `#!/bin/sh\necho "fake aws-nat-router ${ARCHS[arch]}"\n`;
 const asset = (arch: Arch) => `aws-nat-router-${ARCHS[arch]}`;
@@ -112,6 +117,7 @@ async function mtimes(dir: string): Promise<Record<string, number | undefined>> 
 
 const INSTALLED = [
   "/etc/aws-nat-router/env",
+  "/etc/systemd/system/aws-nat-router-drain.service",
   "/etc/systemd/system/aws-nat-router.service",
   "/usr/local/bin/aws-nat-router",
   "/usr/local/libexec/aws-nat-router/fetch-release.sh",
@@ -143,6 +149,10 @@ Deno.test("scripts/install.sh", async (t) => {
           for (
             const [installed, published] of [
               ["/etc/systemd/system/aws-nat-router.service", "aws-nat-router.service"],
+              [
+                "/etc/systemd/system/aws-nat-router-drain.service",
+                "aws-nat-router-drain.service",
+              ],
               ["/usr/local/libexec/aws-nat-router/fetch-release.sh", "fetch-release.sh"],
             ]
           ) {
@@ -323,6 +333,7 @@ Deno.test("the documented one-line install", async (t) => {
           `/${TAG}/SHA256SUMS`,
           `/${TAG}/${asset("x86_64")}`,
           `/${TAG}/aws-nat-router.service`,
+          `/${TAG}/aws-nat-router-drain.service`,
           `/${TAG}/fetch-release.sh`,
         ]);
       },

@@ -6,6 +6,8 @@
  */
 import {
   CreateRouteCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
   DescribeNatGatewaysCommand,
@@ -36,8 +38,10 @@ import {
   type Skipped,
   type SourceDestCheckChange,
   TAG_CLUSTER_ID,
+  TAG_DRAINING,
   TAG_ZONE,
 } from "../model.ts";
+import { parseDrainingTag } from "../core/drain.ts";
 
 /** What a Describe returned: the usable records, and those skipped with a reason. */
 export interface Discovered<T> {
@@ -74,6 +78,14 @@ export interface Ec2 {
   disableSourceDestCheck(change: SourceDestCheckChange): Promise<void>;
   rebootInstance(instanceId: string): Promise<void>;
   terminateInstance(instanceId: string): Promise<void>;
+}
+
+/** Draining (issue 13): the mark on the node's own instance, a port of its own. */
+export interface DrainingMark {
+  /** Sets the `aws-nat-router/draining` tag to `value` (CreateTags). */
+  markDraining(instanceId: string, value: string): Promise<void>;
+  /** Removes the `aws-nat-router/draining` tag, whatever its value (DeleteTags). */
+  clearDraining(instanceId: string): Promise<void>;
 }
 
 /** The read `--fallback-nat-gateway` needs: a port of its own, used at start and on discovery. */
@@ -186,8 +198,15 @@ export function toNatInstance(raw: Instance, notes: Skipped[]): NatInstance | Sk
     publicIp: raw.PublicIpAddress || undefined,
     sourceDestCheck: raw.SourceDestCheck !== false,
     networkInterfaces,
+    ...drainingMark(raw.Tags),
     subnetId: raw.SubnetId || undefined,
   };
+}
+
+/** The draining mark, when the tag holds a time (a malformed one is ignored: no drain). */
+function drainingMark(tags: readonly Tag[] | undefined): { drainingSince?: number } {
+  const since = parseDrainingTag(tagValue(tags, TAG_DRAINING));
+  return since === undefined ? {} : { drainingSince: since };
 }
 
 function toDefaultRoute(route: Route): DefaultRoute {
@@ -301,7 +320,7 @@ export interface Ec2ClientOptions {
 /** Builds the real adapter around one long-lived SDK client (warm keep-alive connections). */
 export function createEc2(
   options: Ec2ClientOptions,
-): Ec2 & NatGatewayReader & { destroy(): void } {
+): Ec2 & NatGatewayReader & DrainingMark & { destroy(): void } {
   const client = new EC2Client({
     region: options.region,
     credentials: options.credentials,
@@ -437,6 +456,22 @@ export function createEc2(
       await send(
         "TerminateInstances",
         new TerminateInstancesCommand({ InstanceIds: [instanceId] }),
+      );
+    },
+    // Draining (issue 13).
+    async markDraining(instanceId, value) {
+      await send(
+        "CreateTags",
+        new CreateTagsCommand({
+          Resources: [instanceId],
+          Tags: [{ Key: TAG_DRAINING, Value: value }],
+        }),
+      );
+    },
+    async clearDraining(instanceId) {
+      await send(
+        "DeleteTags",
+        new DeleteTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG_DRAINING }] }),
       );
     },
     destroy: () => client.destroy(),

@@ -31,6 +31,21 @@ export interface Metadata {
   roleCredentials(): Promise<AwsCredentials>;
 }
 
+/** The metadata service's planned-departure notices (issue 13). */
+export interface NoticeSource {
+  /**
+   * The planned-departure notices, one attempt each: the spot `instance-action` document and
+   * the Auto Scaling `target-lifecycle-state`; `undefined` where the service answers 404 (none
+   * scheduled, not in a group).
+   */
+  notices(): Promise<Notices>;
+}
+
+export interface Notices {
+  readonly spotInstanceAction: string | undefined;
+  readonly lifecycleState: string | undefined;
+}
+
 /** A metadata lookup that failed; the message names the endpoint and the cause. */
 export class MetadataError extends Error {
   override readonly name = "MetadataError";
@@ -80,7 +95,7 @@ function describe(error: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function createMetadata(options: MetadataOptions): Metadata {
+export function createMetadata(options: MetadataOptions): Metadata & NoticeSource {
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   let token: { value: string; expires: number } | undefined;
@@ -109,6 +124,23 @@ export function createMetadata(options: MetadataOptions): Metadata {
     const body = await response.text();
     if (response.status === 401) token = undefined; // expired or revoked: fetch a new one
     if (!response.ok) throw new Error(`${path} answered HTTP ${response.status}`);
+    return body;
+  }
+
+  /** One attempt; 404 is `undefined`. */
+  async function optional(path: string): Promise<string | undefined> {
+    if (options.disabled) return undefined;
+    const response = await request(path, {
+      headers: { "X-aws-ec2-metadata-token": await freshToken() },
+    });
+    const body = await response.text();
+    if (response.status === 404) return undefined;
+    if (response.status === 401) token = undefined;
+    if (!response.ok) {
+      throw new MetadataError(
+        `Cannot read ${path}: the metadata service answered ${response.status}`,
+      );
+    }
     return body;
   }
 
@@ -146,6 +178,13 @@ export function createMetadata(options: MetadataOptions): Metadata {
     },
     async region() {
       return (await get("/latest/meta-data/placement/region")).trim();
+    },
+    async notices() {
+      const [spotInstanceAction, lifecycleState] = await Promise.all([
+        optional("/latest/meta-data/spot/instance-action"),
+        optional("/latest/meta-data/autoscaling/target-lifecycle-state"),
+      ]);
+      return { spotInstanceAction, lifecycleState };
     },
     async roleCredentials() {
       const roles = await get("/latest/meta-data/iam/security-credentials/");

@@ -1,6 +1,6 @@
 /**
  * @module Command line and environment → `Config`. One table, `FLAGS`, drives parsing,
- * the environment lookup, defaults and `--help`; `ENV_ONLY` lists the two settings read
+ * the environment lookup, defaults and `--help`; `ENV_ONLY` lists the settings read
  * from the environment alone; `deriveTimings` computes the values that follow from the
  * flags. The value parsers are in `parse.ts`. Pure: the arguments and an environment
  * record are passed in; bad input comes back as a one-line message (what is wrong, then
@@ -24,8 +24,8 @@
  *   follows it (twice the timeout, with a warning); both given and in conflict is an error;
  * - choices (log level, recovery mode, output format) are read in any case; the log level
  *   also accepts the logrus names of the original tool (`warning`, `trace`, `fatal`, `panic`);
- * - a flag given twice is an error, and so is any argument other than the `status`
- *   subcommand; `--help` and `--version` win over everything else before `--`;
+ * - a flag given twice is an error, and so is any argument other than one subcommand
+ *   (`status`, `drain`, `undrain`); `--help` and `--version` win over everything else before `--`;
  * - `--output` only applies to `status`: on the command line of the daemon it is an error,
  *   from the environment it is ignored (one environment file can serve both).
  */
@@ -64,8 +64,13 @@ export const HEALTH_PORT = 3127;
 /** Prefix of every flag's environment variable: `--vpc-id` is `AWS_NAT_ROUTER_VPC_ID`. */
 export const ENV_PREFIX = "AWS_NAT_ROUTER_";
 
-/** What to run: the controller loop, or a one-shot read-only report. */
-export type Command = "run" | "status";
+/**
+ * What to run: the controller loop, a one-shot read-only report, or a planned departure of
+ * this node (`drain` its route tables away and mark it draining; `undrain` to cancel).
+ */
+export type Command = "run" | "status" | "drain" | "undrain";
+/** The subcommands, as typed first on the command line. */
+const SUBCOMMANDS: readonly Command[] = ["status", "drain", "undrain"];
 /** How `status` prints its report. */
 export type OutputFormat = "table" | "json";
 
@@ -111,6 +116,11 @@ export interface Config {
   readonly ipForwardPath: string;
   /** Where `--serve-health` listens: `AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS`. */
   readonly serveHealthAddress: string;
+  /**
+   * When the instance booted, as an ISO time: `AWS_NAT_ROUTER_BOOTED_AT`; empty: from the
+   * OS uptime. For test worlds whose "reboot" does not reboot the kernel.
+   */
+  readonly bootedAt: string;
 
   // Derived from the flags, once, here (see `deriveTimings`):
   /** Timeout of one EC2 request: `--interval`, kept within 2s to 10s. */
@@ -179,7 +189,7 @@ interface FlagSpec<T> {
 }
 
 /** The fields of `Config` set by an environment variable only, with no flag. */
-type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress";
+type EnvOnlyKey = "ipForwardPath" | "serveHealthAddress" | "bootedAt";
 /** The fields of `Config` computed from the others (`deriveTimings`). */
 type DerivedKey = "requestTimeoutMs" | "writeTrustMs" | "splitBackoffMs" | "successionMs";
 /** What the flags set. */
@@ -442,6 +452,8 @@ const ENV_ONLY: { readonly [K in EnvOnlyKey]: { readonly env: string; readonly i
     },
     /** Every interface: what peers reach, whichever address they probe (tests: a 127.x). */
     serveHealthAddress: { env: "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS", initial: "0.0.0.0" },
+    /** Tests: a network-namespace "reboot" keeps the kernel's uptime. */
+    bootedAt: { env: "AWS_NAT_ROUTER_BOOTED_AT", initial: "" },
   };
 
 /** Bounds of one EC2 request's timeout: at least 2s however short `--interval` is. */
@@ -852,8 +864,8 @@ export function parseConfig(original: readonly string[], env: Env): ParseResult 
       given.set(token.name, switchValues.get(token.index) ?? token.value);
     } else if (token.kind === "positional") {
       positionals++;
-      if (positionals === 1 && token.value === "status") {
-        command = "status";
+      if (positionals === 1 && (SUBCOMMANDS as readonly string[]).includes(token.value)) {
+        command = token.value as Command;
       } else if (
         previous?.kind === "option" && previous.value === undefined &&
         previous.index === token.index - 1
@@ -865,10 +877,11 @@ export function parseConfig(original: readonly string[], env: Env): ParseResult 
             `(or set ${envName(previous.name)} in the environment)`,
         };
       } else {
-        const guess = closest(token.value.toLowerCase(), ["status"]);
+        const guess = closest(token.value.toLowerCase(), SUBCOMMANDS);
         const hint = guess === undefined || positionals > 1
-          ? `the only subcommand is status, and flags start with --; run ${PROGRAM} --help for usage`
-          : `did you mean status? Subcommands come first: ${PROGRAM} status --vpc-id ...`;
+          ? `the subcommands are ${SUBCOMMANDS.join(", ")}, and flags start with --; ` +
+            `run ${PROGRAM} --help for usage`
+          : `did you mean ${guess}? Subcommands come first: ${PROGRAM} ${guess} --vpc-id ...`;
         return { ok: false, error: `Unexpected argument ${quote(token.value)}: ${hint}` };
       }
     }
@@ -950,6 +963,8 @@ export function helpText(): string {
   const usage = [
     [`${PROGRAM} --vpc-id ID [flags]`, "Run the controller (on every NAT instance)"],
     [`${PROGRAM} status --vpc-id ID [flags]`, "Print the NAT instances and route tables once"],
+    [`${PROGRAM} drain --vpc-id ID [flags]`, "On a NAT instance: move its route tables off it"],
+    [`${PROGRAM} undrain --vpc-id ID [flags]`, "On a NAT instance: end its drain"],
   ];
   const usageWidth = Math.max(...usage.map(([left]) => left?.length ?? 0)) + 2;
   return [

@@ -63,6 +63,7 @@ const DEFAULTS: Config = {
   output: "table",
   ipForwardPath: "/proc/sys/net/ipv4/ip_forward",
   serveHealthAddress: "0.0.0.0",
+  bootedAt: "",
   requestTimeoutMs: 5_000,
   writeTrustMs: 10_000,
   splitBackoffMs: 240_000,
@@ -583,6 +584,11 @@ const ENV_ONLY: readonly {
     variable: "AWS_NAT_ROUTER_SERVE_HEALTH_ADDRESS",
     envText: "127.0.77.2",
     fromEnv: { serveHealthAddress: "127.0.77.2" },
+  },
+  {
+    variable: "AWS_NAT_ROUTER_BOOTED_AT",
+    envText: "2026-12-01T12:00:00Z",
+    fromEnv: { bootedAt: "2026-12-01T12:00:00Z" },
   },
 ];
 

@@ -17,6 +17,7 @@ import type {
 import { allocate, holdDown } from "./allocate.ts";
 import type { FallbackNatGateway } from "./parse.ts";
 import { compareSeniority, electLeader } from "./election.ts";
+import { drainingIds, evacuates, evacuation, labelDrainingMoves } from "./drain.ts";
 import {
   applyFallback,
   fallbackGatewayIds,
@@ -180,6 +181,9 @@ export function decide(input: DecideInput): Decision | Undecided {
   );
   const leads = !settings.ec2Election || (self !== undefined && leader === self) ||
     (leader === undefined && usable !== undefined);
+  // Draining (issue 13): a draining node is no candidate, so never the leader; it still
+  // writes its own tables away at once, as the leader will once it reads the mark.
+  const evacuating = !leads && evacuates(self, instances, now, settings.ec2Election);
   // Just started (daemon only): no history yet, so only moves that restore service, for
   // one failback delay, like a NAT that has just come back.
   const starting = memory.startedAt !== undefined &&
@@ -203,7 +207,12 @@ export function decide(input: DecideInput): Decision | Undecided {
     offered.some((c) => !c.recovering),
     usable,
   );
-  const routes = planRoutes(routeTables, fallback.allocations, instances);
+  const allocations = labelDrainingMoves(
+    fallback.allocations,
+    routeTables,
+    drainingIds(instances, now),
+  );
+  const routes = planRoutes(routeTables, allocations, instances);
   // Only a node that sees itself healthy can judge another node's move: one whose own links
   // are down sees every NAT unhealthy, and the moves made meanwhile are the cure, not a fight.
   const judging = self === undefined ? offered.length > 0 : healthyIds.has(self);
@@ -260,8 +269,12 @@ export function decide(input: DecideInput): Decision | Undecided {
   const dueAt = (id: string) => pending.get(id)! + rank * settings.successionMs;
   const overdue = rank > 0 ? required.filter((c) => dueAt(c.routeTableId) <= now) : [];
   const succeeding = !leads && overdue.length > 0;
-  const acting = leads || succeeding;
-  const plan: Plan = succeeding ? { routes: overdue, sourceDestChecks: [], recoveries: [] } : full;
+  const acting = leads || succeeding || evacuating;
+  const plan: Plan = succeeding
+    ? { routes: overdue, sourceDestChecks: [], recoveries: [] }
+    : evacuating
+    ? { routes: evacuation(full.routes, self!), sourceDestChecks: [], recoveries: [] }
+    : full;
   const rediscover = acting && settings.ec2Election && memory.followedOn !== undefined &&
     view.generation <= memory.followedOn;
   const successionAt = rank > 0 && !succeeding
@@ -289,7 +302,7 @@ export function decide(input: DecideInput): Decision | Undecided {
     viewBroken,
     splits,
     fights,
-    allocations: fallback.allocations,
+    allocations,
     plan,
     skipped,
     gateways: settings.fallbackNatGateway === undefined

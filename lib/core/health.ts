@@ -5,6 +5,7 @@
  * failback hold-down. Pure: the state is a value, time is an argument. With `fall` = 1 and
  * `rise` = 1 every probe is its own verdict.
  */
+import { isDraining } from "./drain.ts";
 import { compareIds } from "./election.ts";
 import type { Candidate, NatInstance, ProbeResult } from "../model.ts";
 
@@ -138,7 +139,7 @@ export function isRecovering(health: InstanceHealth, now: number, options: Healt
     now - health.since < options.failbackDelayMs;
 }
 
-/** The healthy instances, for the allocator, sorted by instance id. */
+/** The healthy instances that are not draining, for the allocator, sorted by instance id. */
 export function candidates(
   state: HealthState,
   instances: readonly NatInstance[],
@@ -147,9 +148,10 @@ export function candidates(
 ): Candidate[] {
   return [...instances]
     .sort((a, b) => compareIds(a.instanceId, b.instanceId))
-    .flatMap(({ instanceId, zone }) => {
+    .flatMap((instance) => {
+      const { instanceId, zone } = instance;
       const health = state.get(instanceId);
-      if (health?.healthy !== true) return [];
+      if (health?.healthy !== true || isDraining(instance, now)) return [];
       return [{ instanceId, zone, recovering: isRecovering(health, now, options) }];
     });
 }

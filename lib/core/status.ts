@@ -9,7 +9,7 @@
  * { "vpcId": "vpc-…", "clusterId": "squid", "time": "2026-11-21T10:00:00Z",
  *   "leader": "i-…" | null,              // oldest healthy NAT instance
  *   "nats": [{ "instanceId", "zone", "launchTime": "…Z", "leader": bool,
- *              "health": "healthy" | "recovering" | "unhealthy" | "unknown",
+ *              "health": "healthy" | "recovering" | "draining" | "unhealthy" | "unknown",
  *              "error": "refused" | "timeout" | … | null }],  // cause of the last failed probe
  *   "routeTables": [{ "routeTableId", "zone": string | null,
  *              "current": target id | null, "currentState": "active" | "blackhole" | … | null,
@@ -27,12 +27,14 @@
  * Arrays are sorted by id. `desired` equals `current` when the table stays; `reason` is set
  * only when it moves.
  */
+import { isDraining } from "./drain.ts";
 import { interfaceOwners, routeInstanceId } from "./allocate.ts";
 import type { Decision } from "./decide.ts";
 import type { MoveReason } from "../model.ts";
 import { routeTargetId } from "./plan.ts";
 
-export type NatHealth = "healthy" | "recovering" | "unhealthy" | "unknown";
+/** `draining`: healthy, marked draining (`aws-nat-router/draining`), so given no route table. */
+export type NatHealth = "healthy" | "recovering" | "draining" | "unhealthy" | "unknown";
 
 export interface NatStatus {
   readonly instanceId: string;
@@ -113,6 +115,8 @@ export function statusReport(
         ? "unknown"
         : !health.healthy
         ? "unhealthy"
+        : isDraining(instance, decision.now)
+        ? "draining"
         : recovering.has(instance.instanceId)
         ? "recovering"
         : "healthy";

@@ -8,6 +8,7 @@
  * Metric names follow the Prometheus conventions: prefix `aws_nat_router_`, base units
  * (`_seconds`), `_total` for counters. Renaming a metric or a label is a breaking change.
  */
+import { isDraining } from "../core/drain.ts";
 import { interfaceOwners, routeInstanceId } from "../core/allocate.ts";
 import type { Decision } from "../core/decide.ts";
 import type { HealthState } from "../core/health.ts";
@@ -52,6 +53,7 @@ const MOVE_REASONS = Object.keys(
     no_route: true,
     blackhole: true,
     nat_unhealthy: true,
+    nat_draining: true,
     foreign_target: true,
     zone_preference: true,
     rebalance: true,
@@ -100,6 +102,12 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     "Health verdict of each NAT instance of the cluster: 1 healthy, 0 unhealthy " +
       "(absent until its first verdict)",
     ["instance_id", "zone"],
+  );
+  const natDraining = registry.gauge(
+    `${p}nat_draining`,
+    "1 for each NAT instance of the cluster marked draining (aws-nat-router/draining, not " +
+      "expired): it keeps forwarding and gets no route table; 0 for the others",
+    ["instance_id"],
   );
   const probeDuration = registry.histogram(
     `${p}probe_duration_seconds`,
@@ -196,6 +204,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     },
     render(view) {
       natHealthy.clear();
+      natDraining.clear();
       gatewayOk.clear();
       leader.clear();
       routeTableTarget.clear();
@@ -209,6 +218,10 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
             { instance_id: instance.instanceId, zone: instance.zone },
             healthy ? 1 : 0,
           );
+        }
+        const now = Date.now();
+        for (const instance of view.instances) {
+          natDraining.set({ instance_id: instance.instanceId }, isDraining(instance, now) ? 1 : 0);
         }
         const elected = view.decision?.leader;
         if (elected !== undefined) leader.set({ instance_id: elected }, 1);

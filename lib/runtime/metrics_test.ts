@@ -57,6 +57,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
     assert.deepEqual(samples(text, "aws_nat_router_route_changes_total"), [
       'aws_nat_router_route_changes_total{reason="blackhole"} 0',
       'aws_nat_router_route_changes_total{reason="foreign_target"} 0',
+      'aws_nat_router_route_changes_total{reason="nat_draining"} 0',
       'aws_nat_router_route_changes_total{reason="nat_unhealthy"} 0',
       'aws_nat_router_route_changes_total{reason="no_route"} 0',
       'aws_nat_router_route_changes_total{reason="rebalance"} 0',
@@ -74,7 +75,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
   await t.step("every metric has HELP and TYPE lines and the aws_nat_router_ prefix", () => {
     const types = text.split("\n").filter((line) => line.startsWith("# TYPE "));
     const helps = text.split("\n").filter((line) => line.startsWith("# HELP "));
-    assert.equal(types.length, 14);
+    assert.equal(types.length, 15);
     assert.equal(helps.length, types.length);
     for (const line of types) {
       const [, , name, type] = line.split(" ");

@@ -22,6 +22,7 @@ import { NetWorld } from "../../tests/netns/world.ts";
 import { type Random } from "../../tests/sim/random.ts";
 import { parseArgs } from "node:util";
 import { formatTable, resultsDocument } from "./report.ts";
+import { PLANNED_NOTES, PLANNED_SCENARIOS, runPlanned } from "./planned.ts";
 import { benchRandom, type Bound, errorRow, type Row, row, sleep } from "./stats.ts";
 
 export interface DataplaneConfig {
@@ -284,7 +285,8 @@ export async function runDataplane(options: DataplaneOptions): Promise<Row[]> {
     for (const selfCheck of [false, true]) {
       const cases = DATAPLANE_CASES.filter((c) => c.selfCheck === selfCheck && wanted(c.scenario));
       const withLoss = !selfCheck && wanted("loss");
-      if (cases.length === 0 && !withLoss) continue;
+      const withPlanned = !selfCheck && PLANNED_SCENARIOS.some(wanted);
+      if (cases.length === 0 && !withLoss && !withPlanned) continue;
       let world: NetWorld | undefined;
       try {
         options.progress(
@@ -293,6 +295,7 @@ export async function runDataplane(options: DataplaneOptions): Promise<Row[]> {
         world = await startWorld(config, selfCheck);
         for (const testCase of cases) rows.push(await runCase(testCase, config, options, world));
         if (withLoss) rows.push(await runLoss(config, options, world));
+        if (withPlanned) rows.push(...await runPlanned(config, options, world)); // issue 13
       } catch (error) {
         rows.push(errorRow("dataplane", config.name, "blackout", error));
       } finally {
@@ -332,7 +335,7 @@ export async function runDataplaneReport(
     configurations: Object.fromEntries(
       DATAPLANE_CONFIGS.map((c) => [c.name, { label: c.label, flags: c.flags }]),
     ),
-    notes: DATAPLANE_NOTES,
+    notes: [...DATAPLANE_NOTES, ...PLANNED_NOTES],
     rows,
   });
   const dir = options.out.includes("/") ? options.out.slice(0, options.out.lastIndexOf("/")) : "";

@@ -86,6 +86,8 @@ export interface WorldNat {
   readonly privateIp: string;
   readonly publicIp: string;
   readonly imds: ImdsServer;
+  /** When the NAT last (re)booted: its router reads it as `AWS_NAT_ROUTER_BOOTED_AT`. */
+  bootedAt: number;
   router: RouterProcess | undefined;
   squid: Agent | undefined;
 }
@@ -234,6 +236,7 @@ export class NetWorld {
           privateIp,
           publicIp,
           imds,
+          bootedAt: Date.now(),
           router: undefined,
           squid: undefined,
         });
@@ -359,9 +362,19 @@ export class NetWorld {
   }
 
   #startRouter(nat: WorldNat, args: readonly string[]): void {
+    nat.router = this.#program(nat, `router-${nat.index}`, ["--ec2-election", ...args]);
+  }
+
+  /**
+   * The program inside the NAT's namespace, exactly as shipped: `deno run -P=default main.ts
+   * <args>` with the VPC and cluster, trusting the test CA through `DENO_CERT`. `args` may
+   * start with a subcommand (`drain`, `undrain`).
+   */
+  #program(nat: WorldNat, name: string, args: readonly string[]): RouterProcess {
     const home = Deno.env.get("HOME") ?? "/root";
-    nat.router = startRouter({
-      name: `router-${nat.index}`,
+    const subcommand = args[0] !== undefined && !args[0].startsWith("-") ? [args[0]] : [];
+    return startRouter({
+      name,
       args: [],
       // In the router's own mount namespace (ip netns exec makes one, private), ip_forward is
       // bind-mounted where the shipped set may read it: Deno 2 refuses any /proc path without
@@ -381,23 +394,60 @@ export class NetWorld {
         "run",
         "-P=default",
         "main.ts",
+        ...subcommand,
         "--vpc-id",
         this.vpcId,
         "--cluster-id",
         this.clusterId,
-        "--ec2-election",
-        ...args,
+        ...args.slice(subcommand.length),
       ],
       env: {
         HOME: home,
         DENO_DIR: Deno.env.get("DENO_DIR") ?? `${home}/.cache/deno`,
         DENO_CERT: this.#caFile,
         AWS_NAT_ROUTER_IP_FORWARD_PATH: "/run/aws-nat-router/ip_forward",
+        AWS_NAT_ROUTER_BOOTED_AT: new Date(nat.bootedAt).toISOString(),
         NO_COLOR: "1",
         PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
       },
       ...(this.#options.echo ? { echo: true } : {}),
     });
+  }
+
+  /**
+   * Runs `aws-nat-router <args>` to completion on the NAT, as an operator (or a systemd unit)
+   * would there: e.g. `["drain"]`. The process's exit code and every line it printed.
+   */
+  async runOnNat(
+    instanceId: string,
+    args: readonly string[],
+  ): Promise<{ code: number; lines: readonly string[] }> {
+    const nat = this.nat(instanceId);
+    const process = this.#program(nat, `${args[0] ?? "run"}-${nat.index}`, args);
+    const code = await process.exited;
+    return { code, lines: process.lines };
+  }
+
+  /** `systemctl restart aws-nat-router`: SIGTERM, wait for exit 0, start it again. */
+  async restartRouter(instanceId: string): Promise<number> {
+    const nat = this.nat(instanceId);
+    const code = await nat.router?.stop() ?? 0;
+    this.#startRouter(nat, this.#routerArgs.get(instanceId) ?? []);
+    return code;
+  }
+
+  /**
+   * The instance shuts down as systemd does it with the shipped units: the drain unit's
+   * ExecStop (`aws-nat-router drain`) first, then the router stops (SIGTERM), then the
+   * machine goes away (interfaces down, processes gone). Returns the drain's outcome.
+   */
+  async shutdown(instanceId: string): Promise<{ code: number; lines: readonly string[] }> {
+    const drained = await this.runOnNat(instanceId, ["drain"]);
+    const nat = this.nat(instanceId);
+    await nat.router?.stop();
+    nat.router = undefined;
+    await this.crash(instanceId);
+    return drained;
   }
 
   /** Every router, by NAT instance id. */
@@ -421,6 +471,7 @@ export class NetWorld {
   /** The crashed NAT boots again: links up, squid and its router start. */
   async boot(instanceId: string, options: { readonly squid?: boolean } = {}): Promise<void> {
     const nat = this.nat(instanceId);
+    nat.bootedAt = Date.now();
     await this.#ip(nat.ns, "link set in0 up");
     await this.#ip(nat.ns, "link set out0 up");
     await this.#ip(nat.ns, `route replace default via ${SINK_ADDRESS}`);

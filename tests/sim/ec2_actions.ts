@@ -49,6 +49,8 @@ export const ACTIONS: Readonly<Record<string, Action>> = {
   ModifyNetworkInterfaceAttribute: modifyNetworkInterfaceAttribute,
   RebootInstances: rebootInstances,
   TerminateInstances: terminateInstances,
+  CreateTags: createTags,
+  DeleteTags: deleteTags,
 };
 
 /** Run one action; throws `Ec2Error`. */
@@ -602,4 +604,70 @@ function terminateInstances(sim: Ec2Sim, params: Params): XmlObject {
       };
     }),
   };
+}
+
+// Tags (instances and route tables, the resources the simulator holds).
+
+/** `ResourceId.N`: each well formed (`InvalidID` otherwise) and known. */
+function taggedResources(sim: Ec2Sim, params: Params): string[] {
+  const ids = list(params, "ResourceId");
+  if (ids.length === 0) required(params, "ResourceId.1");
+  for (const id of ids) {
+    if (!/^(i|rtb)-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) {
+      throw new Ec2Error("InvalidID", `The ID '${id}' is not valid`);
+    }
+  }
+  const instances = ids.filter((id) => id.startsWith("i-"));
+  const missingInstances = instances.filter((id) => !sim.instance(id));
+  if (missingInstances.length > 0) throw notFound("i", missingInstances);
+  for (const id of ids.filter((id) => id.startsWith("rtb-"))) routeTableById(sim, id);
+  return ids;
+}
+
+/** `Tag.N.Key` / `Tag.N.Value`, in index order; `aws:` keys are EC2's own. */
+function tagParams(params: Params): { key: string; value: string | undefined }[] {
+  const numbers = Object.keys(params)
+    .flatMap((key) => /^Tag\.(\d+)\.Key$/.exec(key)?.[1] ?? [])
+    .map(Number)
+    .sort((a, b) => a - b);
+  return numbers.map((n) => {
+    const key = params[`Tag.${n}.Key`] ?? "";
+    if (/^aws:/i.test(key)) {
+      throw new Ec2Error(
+        "InvalidParameterValue",
+        `Value ( ${key} ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use`,
+      );
+    }
+    return { key, value: params[`Tag.${n}.Value`] };
+  });
+}
+
+function createTags(sim: Ec2Sim, params: Params): XmlObject {
+  const ids = taggedResources(sim, params);
+  const tags = tagParams(params);
+  if (tags.length === 0) required(params, "Tag.1.Key");
+  dryRun(params);
+  for (const id of ids) {
+    sim.setTags(id, Object.fromEntries(tags.map(({ key, value }) => [key, value ?? ""])));
+  }
+  return { return: true };
+}
+
+/**
+ * A key alone deletes the tag whatever its value; a key with a value only when it matches (an
+ * empty value: only an empty tag); no `Tag` at all deletes every tag not starting `aws:`.
+ */
+function deleteTags(sim: Ec2Sim, params: Params): XmlObject {
+  const ids = taggedResources(sim, params);
+  const tags = tagParams(params);
+  dryRun(params);
+  for (const id of ids) {
+    const current = sim.instance(id)?.tags ?? sim.routeTable(id)?.tags ?? {};
+    const doomed = tags.length === 0
+      ? Object.keys(current).filter((key) => !/^aws:/i.test(key))
+      : tags.filter(({ key, value }) => value === undefined || current[key] === value)
+        .map(({ key }) => key);
+    sim.deleteTags(id, doomed);
+  }
+  return { return: true };
 }

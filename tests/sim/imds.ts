@@ -3,8 +3,11 @@
  * 127.0.0.1. `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds` (1–21600)
  * returns a token; every GET needs a valid, unexpired `X-aws-ec2-metadata-token` (else 401).
  * Serves the instance id, zone, region, local IPv4, the role name and its credentials, and the
- * identity document. Controls: down/up (connections refused), added latency, refusing tokens
- * (403), replacing the role credentials, and a request log.
+ * identity document, and the planned-departure notices: `spot/instance-action` (404 until a
+ * spot interruption is scheduled, then JSON `{"action","time"}`) and
+ * `autoscaling/target-lifecycle-state` (404 outside an Auto Scaling group, else the state).
+ * Controls: down/up (connections refused), added latency, refusing tokens (403), replacing
+ * the role credentials, the two notices, and a request log.
  */
 
 import { type HttpRequest, type HttpResponse, HttpServer, sleep } from "./http_server.ts";
@@ -73,6 +76,10 @@ export class ImdsServer {
   latencyMs = 0;
   /** When true, `PUT /latest/api/token` answers 403. */
   refuseTokens = false;
+  /** A scheduled spot interruption (`spot/instance-action`), or `undefined` (404). */
+  spotInstanceAction: { action: "terminate" | "stop" | "hibernate"; time: number } | undefined;
+  /** The Auto Scaling target lifecycle state (`InService`, `Terminated`, ...), or 404. */
+  lifecycleState: string | undefined;
   readonly requests: ImdsRequest[] = [];
   readonly #options: ImdsOptions;
   readonly #now: () => number;
@@ -170,6 +177,11 @@ export class ImdsServer {
       "placement/availability-zone": o.zone,
       "placement/region": o.region,
       "iam/security-credentials/": role ?? undefined,
+      "spot/instance-action": this.spotInstanceAction === undefined ? undefined : JSON.stringify({
+        action: this.spotInstanceAction.action,
+        time: isoSeconds(this.spotInstanceAction.time),
+      }),
+      "autoscaling/target-lifecycle-state": this.lifecycleState,
     };
     if (path.startsWith("/latest/meta-data/")) {
       const key = path.slice("/latest/meta-data/".length);
