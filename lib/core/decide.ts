@@ -219,7 +219,10 @@ export function decide(input: DecideInput): Decision | Undecided {
   const fights = judging
     ? findFights(memory, view, now, settings.splitBackoffMs)
     : { noticed: [], released: [] };
-  const splits = [...activeFights(memory, now), ...fights.noticed]
+  // A back-off lasts while this node still sees the other node's target unhealthy: once it
+  // sees it healthy again, the disagreement (and the split) is over.
+  const stillSplit = (fight: Fight) => health.get(fight.movedTo)?.healthy === false;
+  const splits = [...activeFights(memory, now).filter(stillSplit), ...fights.noticed]
     .filter((fight, i, all) => all.findIndex((f) => f.routeTableId === fight.routeTableId) === i);
   const backingOff = new Set(splits.map((fight) => fight.routeTableId));
   // A write that failed on this very view is not retried before EC2 is read again.

@@ -518,3 +518,18 @@ Deno.test("decide() notices no fight while this node does not see itself healthy
   })));
   assert.deepEqual(seeing.fights.noticed.map((f) => f.routeTableId), ["rtb-1"], "a split");
 });
+
+Deno.test("decide() ends a back-off once the other node's target is healthy here again", () => {
+  const fight = {
+    routeTableId: "rtb-1",
+    movedTo: "i-2",
+    count: 1,
+    at: NOW - 1000,
+    until: NOW + 60_000,
+  };
+  const memory = { ...freshMemory(), fights: new Map([["rtb-1", fight]]) };
+  const tables = [table(1, "a", 2), table(2, "a", 2), table(3, "b", 3)];
+  const healed = decided(decide(input({ tables, memory, self: "i-1" })));
+  assert.deepEqual(healed.splits, [], "the split is over: i-2 answers here too");
+  assert.ok(!healed.skipped.some((s) => s.reason === "split_suspected"));
+});
