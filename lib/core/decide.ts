@@ -218,7 +218,7 @@ export function decide(input: DecideInput): Decision | Undecided {
   const judging = self === undefined ? offered.length > 0 : healthyIds.has(self);
   const fights = judging
     ? findFights(memory, view, now, settings.splitBackoffMs)
-    : { noticed: [], released: [] };
+    : { noticed: [], released: [], healed: [] };
   // A back-off lasts while this node still sees the other node's target unhealthy: once it
   // sees it healthy again, the disagreement (and the split) is over.
   const stillSplit = (fight: Fight) => health.get(fight.movedTo)?.healthy === false;

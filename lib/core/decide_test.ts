@@ -341,7 +341,7 @@ Deno.test("decide() on a suspected split", async (t) => {
     const d = decided(decide(input({ ...fields, memory })));
     assert.deepEqual(targets(d), ["rtb-2->i-1:nat_unhealthy"]);
     assert.deepEqual(d.splits, [fight]);
-    assert.deepEqual(d.fights, { noticed: [], released: [] }, "nothing new: this node wrote none");
+    assert.deepEqual(d.fights, { noticed: [], released: [], healed: [] }, "nothing new here");
     assert.ok(d.skipped.some((s) => s.resourceId === "rtb-1" && s.reason === "split_suspected"));
   });
 
@@ -531,5 +531,10 @@ Deno.test("decide() ends a back-off once the other node's target is healthy here
   const tables = [table(1, "a", 2), table(2, "a", 2), table(3, "b", 3)];
   const healed = decided(decide(input({ tables, memory, self: "i-1" })));
   assert.deepEqual(healed.splits, [], "the split is over: i-2 answers here too");
+  assert.deepEqual(
+    healed.fights.healed,
+    ["rtb-1"],
+    "and forgotten, so a later crash of i-2 moves rtb-1",
+  );
   assert.ok(!healed.skipped.some((s) => s.reason === "split_suspected"));
 });

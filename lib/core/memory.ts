@@ -165,10 +165,14 @@ export function rememberDiscovery(
   };
 }
 
-/** What `findFights` found: new fights, and tables another node took over in agreement. */
+/**
+ * What `findFights` found: new fights, tables another node took over in agreement, and
+ * fights that are over (this node sees the other node's target healthy again).
+ */
 export interface FoundFights {
   readonly noticed: readonly Fight[];
   readonly released: readonly string[];
+  readonly healed: readonly string[];
 }
 
 /**
@@ -192,6 +196,9 @@ export function findFights(
   const running = new Set(view.instances.map((i) => i.instanceId));
   const noticed: Fight[] = [];
   const released: string[] = [];
+  const healed = [...memory.fights.values()]
+    .filter((fight) => view.health.get(fight.movedTo)?.healthy === true)
+    .map((fight) => fight.routeTableId);
   for (const table of view.routeTables) {
     const mine = memory.written.get(table.routeTableId);
     const route = table.defaultRoute;
@@ -213,7 +220,7 @@ export function findFights(
       until: now + backoff,
     });
   }
-  return { noticed, released };
+  return { noticed, released, healed };
 }
 
 /** Records since when each change that restores service has been required (the decision's). */
@@ -223,10 +230,11 @@ export function rememberPending(memory: Memory, pending: ReadonlyMap<string, num
 
 /** Records what `findFights` found: a noticed move is not noticed again. */
 export function rememberFights(memory: Memory, found: FoundFights): Memory {
-  if (found.noticed.length === 0 && found.released.length === 0) return memory;
+  if (found.noticed.length + found.released.length + found.healed.length === 0) return memory;
   const written = new Map(memory.written);
   const fights = new Map(memory.fights);
   for (const id of found.released) written.delete(id);
+  for (const id of found.healed) fights.delete(id); // over: a later fight starts from one
   for (const fight of found.noticed) {
     fights.set(fight.routeTableId, fight);
     const mine = written.get(fight.routeTableId);

@@ -292,7 +292,7 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
   await t.step("is not a split when the new target is healthy here: the table moved on", () => {
     const agreed = new Map([...down, ["i-b", instanceHealth(true)]]);
     const found = findFights(wroteIt, view(agreed), 5000, 240_000);
-    assert.deepEqual(found, { noticed: [], released: ["rtb-1"] });
+    assert.deepEqual(found, { noticed: [], released: ["rtb-1"], healed: [] });
     assert.equal(rememberFights(wroteIt, found).written.has("rtb-1"), false, "not ours now");
   });
 
@@ -314,4 +314,21 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
     );
     assert.equal(gone.memory.fights.size + gone.memory.written.size, 0);
   });
+});
+
+Deno.test("a fight is forgotten once this node sees the other node's target healthy", () => {
+  const fight = { routeTableId: "rtb-1", movedTo: "i-b", count: 2, at: 1000, until: 500_000 };
+  const memory = { ...freshMemory(), fights: new Map([["rtb-1", fight]]) };
+  const found = findFights(
+    memory,
+    {
+      instances: [natInstance("i-a"), natInstance("i-b")],
+      routeTables: [table("rtb-1", "i-b")],
+      health: new Map([["i-a", instanceHealth(true)], ["i-b", instanceHealth(true)]]),
+    },
+    2000,
+    240_000,
+  );
+  assert.deepEqual(found.healed, ["rtb-1"]);
+  assert.equal(rememberFights(memory, found).fights.size, 0, "a later fight starts from one");
 });
