@@ -34,6 +34,9 @@ const MAX_GAP_MS = 2_000;
 /** How long each one-way partition lasts: several failback delays. */
 const ONE_WAY_MS = 45_000;
 const ONE_WAY_FAILBACK_MS = 10_000;
+/** The log lines that tell what a router decided, for reports. */
+const KEY_EVENTS =
+  /route\.(created|replaced)|split\.suspected|recovery\.|health\.changed|succession\.|leader\.changed/;
 const SPLIT_METRIC = /^aws_nat_router_split_suspected(?:\{[^}]*\})? (\d+)/m;
 
 /** The writes (CreateRoute/ReplaceRoute) the EC2 endpoint received per route table, since `at`. */
@@ -60,6 +63,38 @@ function longestGap(world: NetWorld, subnet: string, from: number, to: number): 
     last = at;
   }
   return gap;
+}
+
+/**
+ * Each subnet's route writes since `from`, for reports: `+<ms> <writer>→<target>`, NATs by
+ * their world name (`nat1`, ...), the writer told by the access key of its instance role.
+ */
+function writeLog(world: NetWorld, from: number): Record<string, string[]> {
+  const name = (test: (nat: NetWorld["nats"][number]) => boolean) => {
+    const nat = world.nats.find(test);
+    return nat ? `nat${nat.index}` : "?";
+  };
+  const log: Record<string, string[]> = {};
+  for (const call of world.ec2Calls) {
+    if (call.action !== "CreateRoute" && call.action !== "ReplaceRoute") continue;
+    if (call.status !== 200 || call.time < from) continue;
+    const subnet = world.subnets.find((s) => s.routeTableId === call.params.RouteTableId);
+    if (!subnet) continue;
+    const writer = name((n) => n.imds.credentials.accessKeyId === call.accessKeyId);
+    const eni = call.params.NetworkInterfaceId;
+    const target = name((n) =>
+      n.instanceId === call.params.InstanceId ||
+      world.sim.instance(n.instanceId)!.networkInterfaces.some((e) => e.networkInterfaceId === eni)
+    );
+    (log[subnet.name] ??= []).push(`+${call.time - from} ${writer}→${target}`);
+  }
+  return log;
+}
+
+/** Moves as a report line. */
+function text(moves: readonly { subnet: string; to: string; blackoutMs: number; lost: number }[]) {
+  return moves.map((m) => `${m.subnet}→${m.to} blackout ${m.blackoutMs} ms, ${m.lost} lost`)
+    .join(", ");
 }
 
 function recoveryCalls(world: NetWorld): string[] {
@@ -172,11 +207,22 @@ Deno.test({
       report(
         `netns partition both ways, ${PARTITION_MS / 1000} s: moves per table ${
           JSON.stringify(moves)
-        }; longest gap per subnet (ms) ${JSON.stringify(gaps)}; carriers at the end ${
-          JSON.stringify(carriers)
-        }; split metric max ${JSON.stringify(Object.fromEntries(splitMetric))}`,
+        } (${JSON.stringify(writeLog(world, at))}); longest gap per subnet (ms) ${
+          JSON.stringify(gaps)
+        }; carriers at the end ${JSON.stringify(carriers)}; split metric max ${
+          JSON.stringify(Object.fromEntries(splitMetric))
+        }`,
       );
 
+      for (const id of [nat1, nat2]) {
+        const router = world.nat(id).router!;
+        report(
+          `${router.name} (${id}) during the partition:\n  ${
+            router.grep(KEY_EVENTS).filter((l) => Date.parse(l.slice(0, 24)) >= at).slice(0, 30)
+              .join("\n  ")
+          }`,
+        );
+      }
       await t.step(`each route table moved at most ${MAX_PARTITION_MOVES} times`, () => {
         for (const [subnet, count] of Object.entries(moves)) {
           assert.ok(count <= MAX_PARTITION_MOVES, `${subnet}'s table moved ${count} times`);
@@ -243,8 +289,8 @@ Deno.test({
           );
           report(
             `netns partition one way (${who} cannot probe): ${ONE_WAY_MS / 1000} s, healed at ` +
-              `${healed - at} ms; writes per table (ms after the fault) ${
-                JSON.stringify(moves)
+              `+${healed - at} ms; writes (ms after the fault) ${
+                JSON.stringify(writeLog(world, at))
               }; carriers during ${JSON.stringify(carriers)}`,
           );
           assert.ok(Object.values(carriers).every((c) => c?.startsWith("i-")), "NATs carry all");
@@ -274,10 +320,12 @@ Deno.test({
       await world.startRouters(["--failback-delay", "2s"]);
       await world.waitUntil("the initial allocation", () => zoneAllocation(world), 60_000);
       await t.step("the leader's router is killed; its squid still answers", async () => {
-        const leader = world.nat(nat1);
-        assert.match(await world.nat(nat2).router!.waitFor(/leader\.changed/), /leader=/);
-        await leader.router!.kill();
-        assert.ok(leader.squid, "squid still runs on the leader");
+        assert.match(
+          await world.nat(nat2).router!.waitFor(/leader\.changed/),
+          new RegExp(`leader=${nat1}`),
+        );
+        await world.stopRouter(nat1);
+        assert.ok(world.nat(nat1).squid, "squid still runs on the leader");
         await sleep(1_000);
       });
       await t.step(
@@ -293,12 +341,33 @@ Deno.test({
           }
           const acting = world.nat(nat2).router!.grep(/succession\.acting /);
           assert.ok(acting.length > 0, "the next in line said it acts for the leader");
+          report(`netns succession (leader's router killed, then ${nat3} crashed): ${text(moves)}`);
+        },
+      );
+      await t.step("all repaired: the leader's router runs again", async () => {
+        await world.boot(nat3);
+        world.restartRouter(nat1);
+        await world.waitUntil("the zone allocation again", () => zoneAllocation(world), 60_000);
+      });
+      await t.step(
+        "the leader's EC2 answers stall after the head: the next in line moves",
+        async () => {
+          const before = world.nat(nat2).router!.grep(/succession\.acting /).length;
+          world.ec2Fault(nat1, "stall");
+          await sleep(1_000);
+          const { moves } = await faultAndMove(world, "crash", nat3, 60_000);
+          for (const move of moves) {
+            assert.ok(
+              [nat1, nat2].includes(move.to),
+              `${move.subnet} moved to a NAT, not ${move.to}`,
+            );
+          }
+          const acting = world.nat(nat2).router!.grep(/succession\.acting /);
+          assert.ok(acting.length > before, "the next in line acted for the stuck leader");
           report(
-            `netns succession (leader's router killed, then ${nat3} crashed): ${
-              moves.map((m) => `${m.subnet}→${m.to} blackout ${m.blackoutMs} ms, ${m.lost} lost`)
-                .join(", ")
-            }`,
+            `netns succession (leader's EC2 calls stall, then ${nat3} crashed): ${text(moves)}`,
           );
+          world.clearEc2Faults();
         },
       );
     } finally {

@@ -22,7 +22,7 @@
  */
 import { TAG_CLUSTER_ID, TAG_ZONE } from "../../lib/model.ts";
 import { Ec2Sim } from "../sim/ec2_sim.ts";
-import { type Ec2Call, Ec2Server } from "../sim/ec2_server.ts";
+import { type Ec2Call, type Ec2FaultKind, Ec2Server } from "../sim/ec2_server.ts";
 import { ImdsServer } from "../sim/imds.ts";
 import { type RouterProcess, startRouter } from "../router_process.ts";
 import type { AgentSpec } from "./agent.ts";
@@ -415,6 +415,20 @@ export class NetWorld {
     });
   }
 
+  /** The NAT's router is killed (stopped, crash-looping); its squid still answers. */
+  async stopRouter(instanceId: string): Promise<void> {
+    const nat = this.nat(instanceId);
+    await nat.router?.kill();
+    nat.router = undefined;
+  }
+
+  /** Starts the NAT's router again, with the arguments it last ran with. */
+  restartRouter(instanceId: string): void {
+    const nat = this.nat(instanceId);
+    if (nat.router) throw new Error(`The router of ${instanceId} is still running`);
+    this.#startRouter(nat, this.#routerArgs.get(instanceId) ?? []);
+  }
+
   /** Every router, by NAT instance id. */
   routers(): RouterProcess[] {
     return this.nats.flatMap((n) => n.router ? [n.router] : []);
@@ -423,6 +437,21 @@ export class NetWorld {
   /** Every call the EC2 endpoint received, in order (action, parameters, time, outcome). */
   get ec2Calls(): readonly Ec2Call[] {
     return this.#ec2Server?.calls ?? [];
+  }
+
+  /**
+   * Every EC2 call the NAT's router makes (signed with its instance role's key) gets `kind`
+   * (`stall`: the head of the answer, then nothing), until `clearEc2Faults()`.
+   */
+  ec2Fault(instanceId: string, kind: Ec2FaultKind): void {
+    this.#ec2Server?.inject(kind, {
+      accessKeyId: this.nat(instanceId).imds.credentials.accessKeyId,
+      count: Number.MAX_SAFE_INTEGER,
+    });
+  }
+
+  clearEc2Faults(): void {
+    this.#ec2Server?.clearFaults();
   }
 
   /**
