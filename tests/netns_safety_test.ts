@@ -370,6 +370,31 @@ Deno.test({
           world.clearEc2Faults();
         },
       );
+      await t.step("repaired again: the leader's router takes the tables back", async () => {
+        await world.boot(nat3);
+        await world.waitUntil("the zone allocation again", () => zoneAllocation(world), 60_000);
+      });
+      await t.step(
+        "the leader's router crash-loops: dead again right after failing back, the NAT crashes",
+        async () => {
+          // The next in line may not have read EC2 since the leader moved the tables back to
+          // nat3 (while nat3 was healthy): that move is not a split.
+          const before = world.nat(nat2).router!.grep(/succession\.acting /).length;
+          await world.stopRouter(nat1);
+          const { moves } = await faultAndMove(world, "crash", nat3, 60_000);
+          for (const move of moves) {
+            assert.ok(
+              [nat1, nat2].includes(move.to),
+              `${move.subnet} moved to a NAT, not ${move.to}`,
+            );
+          }
+          const acting = world.nat(nat2).router!.grep(/succession\.acting /);
+          assert.ok(acting.length > before, "the next in line acted again");
+          report(
+            `netns succession (leader's router dead again, then ${nat3} crashed): ${text(moves)}`,
+          );
+        },
+      );
     } finally {
       await world.close();
     }
