@@ -370,6 +370,23 @@ Deno.test({
           world.clearEc2Faults();
         },
       );
+      await t.step(
+        "the stall over, the leader's router reads EC2 again (no call hangs)",
+        async () => {
+          const cleared = Date.now();
+          world.clearEc2Faults(); // also when the step before failed
+          const key = world.nat(nat1).imds.credentials.accessKeyId;
+          // Each attempt is bounded by the request timeout (5 s): well within 30 s.
+          await world.waitUntil(
+            "a call of the leader's router answered after the stall",
+            () =>
+              world.ec2Calls.some((c) =>
+                c.accessKeyId === key && c.time >= cleared && c.status === 200
+              ),
+            30_000,
+          );
+        },
+      );
       await t.step("repaired again: the leader's router takes the tables back", async () => {
         await world.boot(nat3);
         await world.waitUntil("the zone allocation again", () => zoneAllocation(world), 60_000);
