@@ -7,9 +7,14 @@
  *   its public IP in 198.18.1.0/24 towards the internet, `ip_forward=1`, nftables masquerade
  *   out of `out0`, the squid stand-in on the health port, the metadata service at
  *   169.254.169.254:80 (IMDSv2, that instance), and `ec2.<region>.amazonaws.com` in its hosts
- *   file. Its router runs there with exactly `deno run -P=default main.ts`;
+ *   file. Its router runs there with exactly `deno run -P=default main.ts`. Its own egress
+ *   (the internet, the EC2 endpoint) goes through its default route, which follows its own
+ *   subnet's route table (explicit, else the main one) once the simulated VPC has one: an
+ *   internet gateway route goes out directly, a route to a NAT goes through that NAT (to
+ *   itself: a loop, nothing gets out);
  * - `subN`: a private subnet with one client sending datagrams and connections to the sink;
- *   its default route follows its route table in the simulated EC2 (the VPC router below);
+ *   its default route follows its route table in the simulated EC2 (the VPC router below),
+ *   which drops what it sends to an interface whose source/destination check is on;
  * - `gw`: the managed NAT gateway (forwarding and masquerade, no router), for the fallback;
  * - `inet`: the internet, 198.18.0.1/16 on a bridge: the UDP sink and TCP server, which record
  *   the source after NAT (so which NAT carried each packet), and the EC2 endpoint over TLS at
