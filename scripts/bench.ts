@@ -145,7 +145,7 @@ function estimateSeconds(options: Options): number {
     core: 11,
     footprint: Math.max(options.footprintCycles * 0.06, 2 * (options.steadySeconds + 110)) +
       Math.max(trials, 10) * 0.7,
-    dataplane: 2 * (options.lossSeconds + 60 + trials * 7 * 8),
+    dataplane: 2 * (options.lossSeconds + 60 + trials * (7 * 8 + 14)), // + succession
   };
   return options.scenarios.reduce((sum, s) => sum + per[s], 0);
 }

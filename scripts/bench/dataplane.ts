@@ -83,12 +83,25 @@ interface Case {
   readonly selfCheck: boolean;
   /** Without the self-check the fault moves nothing: it lasts this long, then is repaired. */
   readonly holdMs?: number;
+  /**
+   * The leader's router is stopped (its squid answers) before the fault, and started again
+   * after the repair: the next in line must make the move (succession).
+   */
+  readonly leaderRouterStopped?: boolean;
   readonly bounds: readonly Bound[];
 }
 
 const FAST: readonly Bound[] = [
   { statistic: "p50", limit: 1000 },
   { statistic: "p95", limit: 1500 },
+];
+/**
+ * The crash target plus the succession bound of the shipped defaults: one EC2 request
+ * timeout (`--interval` 5 s, within 2 s..10 s) plus one probe interval (600 ms) = 5.6 s.
+ */
+const SUCCESSION: readonly Bound[] = [
+  { statistic: "p50", limit: 1000 + 5600 },
+  { statistic: "p95", limit: 1500 + 5600 },
 ];
 const SELF: readonly Bound[] = [
   { statistic: "p50", limit: 2000 },
@@ -99,6 +112,14 @@ export const DATAPLANE_CASES: readonly Case[] = [
   { scenario: "crash", fault: "crash", nat: 2, selfCheck: false, bounds: FAST },
   { scenario: "hang", fault: "hang", nat: 2, selfCheck: false, bounds: FAST },
   { scenario: "leader crash", fault: "crash", nat: 0, selfCheck: false, bounds: FAST },
+  {
+    scenario: "crash, leader's router stopped",
+    fault: "crash",
+    nat: 2,
+    selfCheck: false,
+    leaderRouterStopped: true,
+    bounds: SUCCESSION,
+  },
   {
     scenario: "forwarding off, --self-check",
     fault: "forwarding_off",
@@ -199,6 +220,8 @@ async function runCase(
         }
         trials.push({ trial, affected: affected.map((s) => s.name) });
       } else {
+        const leader = world.nats[0]!.instanceId;
+        if (testCase.leaderRouterStopped) await world.stopRouter(leader);
         const { moves } = await faultAndMove(world, testCase.fault, nat, 60_000);
         for (const move of moves) {
           blackouts.push(move.blackoutMs);
@@ -206,6 +229,7 @@ async function runCase(
         }
         trials.push({ trial, moves });
         await repair(world, testCase.fault, nat);
+        if (testCase.leaderRouterStopped) world.startRouterAgain(leader);
       }
       await settle(world);
     } catch (error) {
@@ -216,6 +240,9 @@ async function runCase(
       });
       options.progress(`dataplane ${testCase.scenario} ${config.name}: trial ${trial} failed`);
       await repair(world, testCase.fault, nat).catch(() => {});
+      if (testCase.leaderRouterStopped && !world.nats[0]!.router) {
+        world.startRouterAgain(world.nats[0]!.instanceId);
+      }
       await settle(world).catch(() => {});
     }
   }
@@ -311,6 +338,7 @@ export const DATAPLANE_NOTES = [
   "Blackout: from the fault to the first datagram of each affected subnet that the sink receives through another NAT (its source after NAT); one sample per affected subnet per trial. Lost: datagrams never delivered in between.",
   "Each trial first waits a random part of a probe interval (seeded), then injects the fault, then repairs it and waits until every subnet is back on a NAT of its zone.",
   "Faults: crash = interfaces down and processes killed; hang = nftables drops every packet and the processes are SIGSTOPped; forwarding off = ip_forward=0 with squid answering; outside link lost = out0 down with squid answering. The NAT hit is the zone-b NAT (2 subnets), or the leader (oldest) for leader crash.",
+  "Crash, leader's router stopped: the leader's router is killed first (its squid keeps answering, so it stays the leader), then the zone-b NAT crashes; the next in line moves its subnets once the change has stayed unmade for the succession bound (one EC2 request timeout plus one probe interval: 5.6 s with the shipped defaults, 10 s with the original settings). The router is started again after the repair.",
   "Both configurations run with --failback-delay 1s so trials end quickly; a failback delay never holds a move away from a failed NAT. Self-check rows add --self-check --serve-health 3127 --port 3127 --egress-check ec2.<region>.amazonaws.com:443 (the EC2 endpoint, reached through the outside link) and run without the squid stand-in (the router's health server is the health port).",
   "The route-write propagation delay of the VPC router is 0 (AWS does not publish one); add it to every figure for a real VPC.",
 ];

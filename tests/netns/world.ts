@@ -7,9 +7,14 @@
  *   its public IP in 198.18.1.0/24 towards the internet, `ip_forward=1`, nftables masquerade
  *   out of `out0`, the squid stand-in on the health port, the metadata service at
  *   169.254.169.254:80 (IMDSv2, that instance), and `ec2.<region>.amazonaws.com` in its hosts
- *   file. Its router runs there with exactly `deno run -P=default main.ts`;
+ *   file. Its router runs there with exactly `deno run -P=default main.ts`. Its own egress
+ *   (the internet, the EC2 endpoint) goes through its default route, which follows its own
+ *   subnet's route table (explicit, else the main one) once the simulated VPC has one: an
+ *   internet gateway route goes out directly, a route to a NAT goes through that NAT (to
+ *   itself: a loop, nothing gets out);
  * - `subN`: a private subnet with one client sending datagrams and connections to the sink;
- *   its default route follows its route table in the simulated EC2 (the VPC router below);
+ *   its default route follows its route table in the simulated EC2 (the VPC router below),
+ *   which drops what it sends to an interface whose source/destination check is on;
  * - `gw`: the managed NAT gateway (forwarding and masquerade, no router), for the fallback;
  * - `inet`: the internet, 198.18.0.1/16 on a bridge: the UDP sink and TCP server, which record
  *   the source after NAT (so which NAT carried each packet), and the EC2 endpoint over TLS at
@@ -22,7 +27,7 @@
  */
 import { TAG_CLUSTER_ID, TAG_ZONE } from "../../lib/model.ts";
 import { Ec2Sim } from "../sim/ec2_sim.ts";
-import { Ec2Server } from "../sim/ec2_server.ts";
+import { type Ec2Call, type Ec2FaultKind, Ec2Server } from "../sim/ec2_server.ts";
 import { ImdsServer } from "../sim/imds.ts";
 import { type RouterProcess, startRouter } from "../router_process.ts";
 import type { AgentSpec } from "./agent.ts";
@@ -76,6 +81,14 @@ export interface NetWorldOptions {
   readonly clusterId?: string;
   /** Echo router log lines (debugging). */
   readonly echo?: boolean;
+  /**
+   * Source/destination check of every NAT interface at launch (default false, as an operator
+   * sets up a NAT instance; true as EC2 launches every instance). While it is on for the
+   * interface a route names, the VPC router drops what that route sends (as EC2 does).
+   */
+  readonly sourceDestCheck?: boolean;
+  /** Network interfaces of each NAT instance (default 1). */
+  readonly natInterfaces?: number;
 }
 
 export interface WorldNat {
@@ -133,7 +146,7 @@ export class NetWorld {
   readonly arrivals = new Map<string, Arrival[]>();
   /** Subnet name → TCP connections (source, time). */
   readonly connections = new Map<string, { source: string; at: number }[]>();
-  /** Every kernel route the VPC router applied: subnet, target, time. */
+  /** Every kernel route the VPC router applied: subnet (or `natN`), target, time. */
   readonly applied: { subnet: string; via: string; at: number }[] = [];
   propagationDelayMs: number;
   /** Things that went wrong in the world itself (an agent died), for failure messages. */
@@ -147,7 +160,10 @@ export class NetWorld {
   #dir = "";
   #caFile = "";
   #vpcRouter: Promise<void> | undefined;
+  /** The default route the VPC router last applied, by namespace. */
+  readonly #kernelRoutes = new Map<string, string>();
   #closed = false;
+  #egressChecks = 0;
   #withSquid = true;
   readonly #unload = () => this.#teardownSync();
 
@@ -223,7 +239,8 @@ export class NetWorld {
           publicIp,
           launchTime: firstLaunch + index * 60_000,
           tags: { [TAG_CLUSTER_ID]: this.clusterId, [TAG_ZONE]: zone },
-          sourceDestCheck: false, // as an operator launches a NAT instance
+          sourceDestCheck: this.#options.sourceDestCheck ?? false,
+          interfaces: this.#options.natInterfaces ?? 1,
         });
         const imds = new ImdsServer({ instanceId, zone, region: this.region, privateIp });
         sockets.set(index, this.#relayTo(imds.endpoint, `imds${index}`));
@@ -280,7 +297,12 @@ export class NetWorld {
       const [kind, subnet = "", a = "", b = "", c = ""] = line.split(" ");
       if (kind === "u") {
         this.arrivals.get(subnet)?.push({ seq: Number(a), source: b, at: Number(c) });
-      } else if (kind === "t") this.connections.get(subnet)?.push({ source: a, at: Number(b) });
+      } else if (kind === "t") {
+        // A subnet's client, or a label of `egressFrom` (its list made on first sight).
+        const list = this.connections.get(subnet) ?? [];
+        this.connections.set(subnet, list);
+        list.push({ source: a, at: Number(b) });
+      }
     });
 
     // Private subnets, each with its own tagged route table (no default route yet).
@@ -450,9 +472,89 @@ export class NetWorld {
     return drained;
   }
 
+  /** The NAT's router is killed (stopped, crash-looping); its squid still answers. */
+  async stopRouter(instanceId: string): Promise<void> {
+    const nat = this.nat(instanceId);
+    await nat.router?.kill();
+    nat.router = undefined;
+  }
+
+  /** Starts the NAT's router again (after `stopRouter`), with the arguments it last ran with. */
+  startRouterAgain(instanceId: string): void {
+    const nat = this.nat(instanceId);
+    if (nat.router) throw new Error(`The router of ${instanceId} is still running`);
+    this.#startRouter(nat, this.#routerArgs.get(instanceId) ?? []);
+  }
+
   /** Every router, by NAT instance id. */
   routers(): RouterProcess[] {
     return this.nats.flatMap((n) => n.router ? [n.router] : []);
+  }
+
+  /** Every call the EC2 endpoint received, in order (action, parameters, time, outcome). */
+  get ec2Calls(): readonly Ec2Call[] {
+    return this.#ec2Server?.calls ?? [];
+  }
+
+  /**
+   * Every EC2 call the NAT's router makes (signed with its instance role's key) gets `kind`
+   * (`stall`: the head of the answer, then nothing), until `clearEc2Faults()`.
+   */
+  ec2Fault(instanceId: string, kind: Ec2FaultKind): void {
+    this.#ec2Server?.inject(kind, {
+      accessKeyId: this.nat(instanceId).imds.credentials.accessKeyId,
+      count: Number.MAX_SAFE_INTEGER,
+    });
+  }
+
+  clearEc2Faults(): void {
+    this.#ec2Server?.clearFaults();
+  }
+
+  /**
+   * The NAT's own egress: opens a TCP connection from inside its namespace to the internet's
+   * sink and returns the source the sink saw (its public IP when it goes out directly), or
+   * `undefined` when nothing arrived within `timeoutMs`.
+   */
+  async egressFrom(instanceId: string, timeoutMs = 3_000): Promise<string | undefined> {
+    const nat = this.nat(instanceId);
+    const label = `egress-nat${nat.index}-${++this.#egressChecks}`;
+    const seconds = String(Math.ceil(timeoutMs / 1000));
+    await run("ip", [
+      "netns",
+      "exec",
+      nat.ns,
+      "timeout",
+      seconds,
+      "bash",
+      "-c",
+      `exec 3<>/dev/tcp/${SINK_ADDRESS}/${TCP_PORT} && echo ${label} >&3`,
+    ]);
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs) {
+      const seen = this.connections.get(label)?.[0];
+      if (seen) return seen.source;
+      await sleep(20);
+    }
+    return undefined;
+  }
+
+  /**
+   * The Prometheus text a router serves on `port` inside its NAT (`--metrics-listen
+   * 0.0.0.0:<port>`, the address the shipped set allows), or `undefined` when it does not answer.
+   */
+  async scrapeMetrics(instanceId: string, port = 9100): Promise<string | undefined> {
+    const result = await run("ip", [
+      "netns",
+      "exec",
+      this.nat(instanceId).ns,
+      "curl",
+      "-sf",
+      "--max-time",
+      "2",
+      `http://127.0.0.1:${port}/metrics`,
+    ]);
+    return result.code === 0 ? result.stdout : undefined;
   }
 
   // ---- Faults ----
@@ -474,7 +576,8 @@ export class NetWorld {
     nat.bootedAt = Date.now();
     await this.#ip(nat.ns, "link set in0 up");
     await this.#ip(nat.ns, "link set out0 up");
-    await this.#ip(nat.ns, `route replace default via ${SINK_ADDRESS}`);
+    await this.#outsideDefault(nat.ns);
+    this.#kernelRoutes.delete(nat.ns); // the links came back without the routes
     if (options.squid ?? this.#withSquid) await this.startSquid(instanceId);
     this.#startRouter(nat, this.#routerArgs.get(instanceId) ?? []);
   }
@@ -507,7 +610,9 @@ export class NetWorld {
   async setOutsideLink(instanceId: string, up: boolean): Promise<void> {
     const nat = this.nat(instanceId);
     await this.#ip(nat.ns, `link set out0 ${up ? "up" : "down"}`);
-    if (up) await this.#ip(nat.ns, `route replace default via ${SINK_ADDRESS}`);
+    if (!up) return;
+    await this.#outsideDefault(nat.ns);
+    this.#kernelRoutes.delete(nat.ns);
   }
 
   /** `percent` % of the packets to the NAT's health port are dropped at random. */
@@ -610,41 +715,87 @@ export class NetWorld {
 
   // ---- The VPC router ----
 
-  /** The kernel route a subnet should have: `via <ip>` or `blackhole`. */
-  #desiredRoute(subnet: WorldSubnet): string {
-    const table = this.sim.routeTable(subnet.routeTableId);
-    const route = table?.routes.find((r) => r.destinationCidrBlock === "0.0.0.0/0");
+  /**
+   * The kernel default route the effective 0.0.0.0/0 route of `routeTableId` gives a host in
+   * the VPC: `default via <ip>` (a NAT instance, the NAT gateway), `default via <sink> dev out0
+   * onlink` (an internet gateway, for a NAT's own subnet), or `blackhole default` (no route, a
+   * blackhole route, a target whose interface still has source/dest check on, or `self`: a
+   * NAT routed to itself loops its own packets).
+   */
+  #desiredRoute(routeTableId: string, self?: string): string {
+    const route = this.sim.effectiveRoute(routeTableId, "0.0.0.0/0");
     if (!route || this.sim.routeState(route) === "blackhole") return "blackhole default";
     if (route.natGatewayId === this.natGatewayId) return `default via ${GATEWAY_PRIVATE_IP}`;
-    const instanceId = route.instanceId ??
-      (route.networkInterfaceId !== undefined
-        ? this.sim.networkInterface(route.networkInterfaceId)?.instance.instanceId
-        : undefined);
-    const ip = instanceId !== undefined ? this.sim.instance(instanceId)?.privateIp : undefined;
+    if (route.gatewayId?.startsWith("igw-")) {
+      return self !== undefined
+        ? `default via ${SINK_ADDRESS} dev out0 onlink`
+        : "blackhole default";
+    }
+    const found = route.networkInterfaceId !== undefined
+      ? this.sim.networkInterface(route.networkInterfaceId)
+      : undefined;
+    const instanceId = route.instanceId ?? found?.instance.instanceId;
+    if (instanceId === undefined || instanceId === self) return "blackhole default";
+    if (found?.networkInterface.sourceDestCheck) return "blackhole default";
+    const ip = this.sim.instance(instanceId)?.privateIp;
     return ip ? `default via ${ip}` : "blackhole default";
   }
 
-  /** Applies the simulated route tables to the subnets' kernels, every 10 ms, until close. */
+  /**
+   * The route table a NAT instance's own subnet uses: its explicit association, else the
+   * VPC's main table; `undefined` when the simulated VPC has neither (the NAT then keeps the
+   * internet gateway route it was built with).
+   */
+  #natRouteTable(nat: WorldNat): string | undefined {
+    const subnetId = this.sim.instance(nat.instanceId)?.subnetId;
+    const tables = this.sim.routeTables().filter((t) => t.vpcId === this.vpcId);
+    const explicit = tables.find((t) => t.associations.some((a) => a.subnetId === subnetId));
+    return (explicit ?? tables.find((t) => t.associations.some((a) => a.main)))?.routeTableId;
+  }
+
+  /** Every host whose default route the VPC router keeps: name, namespace, route wanted. */
+  #routedHosts(): { name: string; ns: string; route: string }[] {
+    const hosts = this.subnets.map((s) => ({
+      name: s.name,
+      ns: s.ns,
+      route: this.#desiredRoute(s.routeTableId),
+    }));
+    for (const nat of this.nats) {
+      const table = this.#natRouteTable(nat);
+      if (table === undefined) continue;
+      hosts.push({
+        name: `nat${nat.index}`,
+        ns: nat.ns,
+        route: this.#desiredRoute(table, nat.instanceId),
+      });
+    }
+    return hosts;
+  }
+
+  /**
+   * Applies the simulated route tables to the kernels, every 10 ms, until close: each private
+   * subnet's default route, and each NAT's own when its subnet has a route table.
+   */
   async #runVpcRouter(): Promise<void> {
-    const current = new Map<string, string>();
-    const pending = new Map<string, { route: string; due: number }>();
+    const current = this.#kernelRoutes;
+    const pending = new Map<string, { ns: string; route: string; due: number }>();
     while (!this.#closed) {
       const now = Date.now();
-      for (const subnet of this.subnets) {
-        const route = this.#desiredRoute(subnet);
-        const want = pending.get(subnet.name);
-        if (want?.route !== route && current.get(subnet.name) !== route) {
-          pending.set(subnet.name, { route, due: now + this.propagationDelayMs });
-        } else if (want && current.get(subnet.name) === route) pending.delete(subnet.name);
+      const names = new Map<string, string>();
+      for (const { name, ns, route } of this.#routedHosts()) {
+        names.set(ns, name);
+        const want = pending.get(ns);
+        if (want?.route !== route && current.get(ns) !== route) {
+          pending.set(ns, { ns, route, due: now + this.propagationDelayMs });
+        } else if (want && current.get(ns) === route) pending.delete(ns);
       }
-      for (const [name, { route, due }] of pending) {
+      for (const [ns, { route, due }] of pending) {
         if (due > now) continue;
-        const subnet = this.subnets.find((s) => s.name === name)!;
-        const result = await run("ip", ["-n", subnet.ns, "route", "replace", ...route.split(" ")]);
+        const result = await run("ip", ["-n", ns, "route", "replace", ...route.split(" ")]);
         if (result.code === 0 || this.#closed) {
-          current.set(name, route);
-          pending.delete(name);
-          this.applied.push({ subnet: name, via: route, at: Date.now() });
+          current.set(ns, route);
+          pending.delete(ns);
+          this.applied.push({ subnet: names.get(ns) ?? ns, via: route, at: Date.now() });
         }
       }
       await sleep(10);
@@ -655,6 +806,11 @@ export class NetWorld {
 
   async #ip(ns: string, command: string): Promise<void> {
     await must("ip", ["-n", ns, ...command.split(" ")]);
+  }
+
+  /** The default route of a NAT-like namespace through its outside link (the internet). */
+  async #outsideDefault(ns: string): Promise<void> {
+    await this.#ip(ns, `route replace default via ${SINK_ADDRESS} dev out0 onlink`);
   }
 
   async #sysctl(ns: string, setting: string): Promise<void> {
@@ -701,10 +857,12 @@ export class NetWorld {
     await this.#veth(ns, "in0", this.ns("vpc"), `${tag}i`);
     await this.#veth(ns, "out0", this.ns("inet"), `${tag}o`);
     await this.#ip(ns, `addr add ${privateIp}/16 dev in0`);
-    await this.#ip(ns, `addr add ${publicIp}/16 dev out0`);
+    // A host address: the internet (the sink, the EC2 endpoint) is reached only through the
+    // default route, so a NAT's own egress follows its subnet's route table when it has one.
+    await this.#ip(ns, `addr add ${publicIp}/32 dev out0`);
     await this.#ip(ns, "link set in0 up");
     await this.#ip(ns, "link set out0 up");
-    await this.#ip(ns, `route replace default via ${SINK_ADDRESS}`);
+    await this.#outsideDefault(ns);
     await this.#sysctl(ns, "net.ipv4.ip_forward=1");
     const table = `${this.prefix.replaceAll("-", "_")}nat`;
     await nft(
