@@ -55,6 +55,11 @@ export interface View {
    * discoveries); the router never writes a route to one of these.
    */
   readonly gatewayProblems?: readonly GatewayProblem[] | undefined;
+  /**
+   * The NAT instances some route table points at as EC2 itself answered (before this node's
+   * own recent writes are laid over it): never recovered, since another node routes to them.
+   */
+  readonly routedTo?: ReadonlySet<string> | undefined;
 }
 
 /** What the decision needs from the configuration. */
@@ -255,7 +260,9 @@ export function decide(input: DecideInput): Decision | Undecided {
     ),
     recoveries: splits.length > 0 ? [] : planRecovery({
       health,
-      instances,
+      // A NAT that a table still points at in EC2's own answer, after this node moved its
+      // tables away, is routed to by another node that sees it healthy: a dispute, not a death.
+      instances: instances.filter((i) => !view.routedTo?.has(i.instanceId)),
       self,
       mode: settings.recovery,
       afterMs: settings.recoveryAfterMs,

@@ -513,7 +513,7 @@ Deno.test("decide() notices no fight while this node does not see itself healthy
   const seeing = decided(decide(input({
     tables,
     health: { "i-2": verdict(false) },
-    memory,
+    memory: { ...memory, downAtPreviousRead: new Set(["i-2"]) },
     self: "i-1",
   })));
   assert.deepEqual(seeing.fights.noticed.map((f) => f.routeTableId), ["rtb-1"], "a split");
@@ -537,4 +537,20 @@ Deno.test("decide() ends a back-off once the other node's target is healthy here
     "and forgotten, so a later crash of i-2 moves rtb-1",
   );
   assert.ok(!healed.skipped.some((s) => s.reason === "split_suspected"));
+});
+
+Deno.test("decide() recovers no NAT that a route table still points at in EC2's answer", () => {
+  const fields = {
+    health: { "i-3": verdict(false, { since: NOW - 120_000, wasHealthy: true }) },
+    settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
+    self: "i-1",
+  };
+  const routed = input(fields);
+  const disputed = decided(
+    decide({ ...routed, view: { ...routed.view, routedTo: new Set(["i-3"]) } }),
+  );
+  assert.deepEqual(disputed.plan.recoveries, [], "another node routes to i-3: a dispute");
+  assert.deepEqual(decided(decide(input(fields))).plan.recoveries.map((r) => r.instanceId), [
+    "i-3",
+  ]);
 });

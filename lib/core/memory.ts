@@ -70,6 +70,9 @@ export interface Memory {
   readonly fights: ReadonlyMap<string, Fight>;
   /** Since when each change that restores service has been required (for succession). */
   readonly pending: ReadonlyMap<string, number>;
+  /** The instances this node saw unhealthy at the latest read of EC2, and at the one before. */
+  readonly downAtRead: ReadonlySet<string>;
+  readonly downAtPreviousRead: ReadonlySet<string>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
   readonly startedAt: number | undefined;
   /** Whether the last decision found this node acting. */
@@ -99,6 +102,8 @@ export function freshMemory(startedAt?: number): Memory {
     written: new Map(),
     fights: new Map(),
     pending: new Map(),
+    downAtRead: new Set(),
+    downAtPreviousRead: new Set(),
     startedAt,
     acting: false,
     followedOn: undefined,
@@ -154,6 +159,10 @@ export function rememberDiscovery(
         (id) => instances.has(id),
       ),
       failedWrites: new Map(),
+      downAtPreviousRead: memory.downAtRead,
+      downAtRead: new Set(
+        [...discovery.health].filter(([, h]) => h.healthy === false).map(([id]) => id),
+      ),
       written: new Map([...memory.written].filter(([id]) => tables.has(id))),
       fights: new Map(
         [...memory.fights].filter(([id, fight]) =>
@@ -177,8 +186,10 @@ export interface FoundFights {
 
 /**
  * The fights the view shows. A table this node wrote now points at another running NAT of
- * the cluster: if this node is sure that NAT is unhealthy (unhealthy, and its latest probe
- * failed too), another node that sees it healthy moved it — a suspected split; otherwise
+ * the cluster: if this node is sure that NAT is unhealthy (unhealthy now and already at the
+ * read before the one that showed the move, so the move was not made before it failed, and
+ * its latest probe failed too), another node that sees it healthy moved it — a suspected
+ * split; otherwise
  * the other node simply took the table over, and it is no longer this node's (`released`).
  * Each move is noticed once (`rememberFights`).
  */
@@ -210,6 +221,7 @@ export function findFights(
       released.push(table.routeTableId);
       continue;
     }
+    if (!memory.downAtPreviousRead.has(target)) continue; // it may have failed after the move
     const count = (memory.fights.get(table.routeTableId)?.count ?? 0) + 1;
     const backoff = Math.min(splitBackoffMs * 2 ** (count - 1), MAX_SPLIT_BACKOFF_MS);
     noticed.push({

@@ -242,16 +242,20 @@ Deno.test("a failed route write is not retried before EC2 is read again", () => 
 
 Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees unhealthy", async (t) => {
   // This node (i-a) wrote rtb-1 to itself; i-b cannot be reached from here.
-  const wroteIt = rememberApplied(
-    freshMemory(),
-    {
-      routes: [change("rtb-1", "i-a")],
-      sourceDestChecks: [],
-      recoveries: [],
-    },
-    1000,
-    1000,
-  );
+  // ...and saw i-b down already at the read before the one that shows the move.
+  const wroteIt = {
+    ...rememberApplied(
+      freshMemory(),
+      {
+        routes: [change("rtb-1", "i-a")],
+        sourceDestChecks: [],
+        recoveries: [],
+      },
+      1000,
+      1000,
+    ),
+    downAtPreviousRead: new Set(["i-b"]),
+  };
   const down: HealthState = new Map([
     ["i-a", instanceHealth(true)],
     ["i-b", instanceHealth(false)],
@@ -301,6 +305,11 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
     assert.deepEqual(findFights(wroteIt, view(comingBack), 5000, 240_000).noticed, []);
   });
 
+  await t.step("is not a split when the target was up at the read before: it failed after", () => {
+    const justFailed = { ...wroteIt, downAtPreviousRead: new Set<string>() };
+    assert.deepEqual(findFights(justFailed, view(down), 5000, 240_000).noticed, []);
+  });
+
   await t.step("is not a split when the table goes to something not a running NAT", () => {
     assert.deepEqual(findFights(wroteIt, view(down, ["i-a"]), 5000, 240_000).noticed, []);
   });
@@ -331,4 +340,17 @@ Deno.test("a fight is forgotten once this node sees the other node's target heal
   );
   assert.deepEqual(found.healed, ["rtb-1"]);
   assert.equal(rememberFights(memory, found).fights.size, 0, "a later fight starts from one");
+});
+
+Deno.test("rememberDiscovery() keeps who was down at this read and at the one before", () => {
+  const down = new Map([["i-b", instanceHealth(false)], ["i-a", instanceHealth(true)]]);
+  const first = rememberDiscovery(
+    freshMemory(),
+    read(undefined, [], ["i-a", "i-b"], 1000, down),
+    SETTINGS,
+  );
+  assert.deepEqual([...first.memory.downAtRead], ["i-b"]);
+  const second = rememberDiscovery(first.memory, read([], [], ["i-a", "i-b"], 2000), SETTINGS);
+  assert.deepEqual([...second.memory.downAtPreviousRead], ["i-b"]);
+  assert.deepEqual([...second.memory.downAtRead], []);
 });

@@ -37,6 +37,7 @@ import {
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
 import type { NatInstance, ProbeResult, RouteChange, RouteTable, Skipped } from "../model.ts";
+import { interfaceOwners, routeInstanceId } from "../core/allocate.ts";
 import {
   checkFallbackGateways,
   fallbackGatewayIds,
@@ -83,6 +84,18 @@ export interface CycleOutcome {
   readonly result: ApplyResult | undefined;
   /** False when the cycle could not decide (no view yet, no verdicts) or a change failed. */
   readonly ok: boolean;
+}
+
+/** The NAT instances the route tables point at, as EC2 answered. */
+function routedTo(
+  instances: readonly NatInstance[],
+  routeTables: readonly RouteTable[],
+): Set<string> {
+  const owners = interfaceOwners(instances);
+  return new Set(routeTables.flatMap((t) => {
+    const target = t.defaultRoute && routeInstanceId(t.defaultRoute, owners);
+    return target ? [target] : [];
+  }));
 }
 
 /** Fallback gateways are checked on the first discovery and every this many after. */
@@ -153,6 +166,7 @@ export class Controller {
         generation: (this.#view?.generation ?? 0) + 1,
         explicitSubnets: await this.#explicitSubnets(sorted, routeTables.items),
         gatewayProblems: await this.#checkGateways(this.#view?.generation ?? 0),
+        routedTo: routedTo(sorted, routeTables.items),
       };
       this.#warnUncovered(remembered.routeTables);
       log.debug("discovery.done", {
