@@ -99,7 +99,11 @@ Deno.test("router --once without a region or without its identity gives up withi
         assert.ok(gaveUp, log);
         assert.match(
           gaveUp,
-          /waiting_for=identity after_s=32 error=".*instance metadata service.*" fix="run it on an EC2 instance whose metadata service answers IMDSv2 .*or drop --ec2-election"$/,
+          new RegExp(
+            `waiting_for=identity after_s=${DEADLINE_MS / 1000} error=".*instance metadata ` +
+              `service.*" fix="run it on an EC2 instance whose metadata service answers IMDSv2 ` +
+              `.*or drop --ec2-election"$`,
+          ),
         );
       },
     );
