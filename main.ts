@@ -317,12 +317,7 @@ async function route(
     const controller = new Controller(config, {
       ec2,
       probe: explainRefusedProbes(
-        createTcpProbe({
-          port: config.port,
-          timeoutMs: config.timeoutMs,
-          attempts: config.probeAttempts,
-          refusalWindowMs: config.probeIntervalMs,
-        }),
+        healthProbe(config),
         log,
       ),
       log,
@@ -446,12 +441,7 @@ async function departure(
   try {
     const deps = {
       ec2,
-      probe: createTcpProbe({
-        port: config.port,
-        timeoutMs: config.timeoutMs,
-        attempts: config.probeAttempts,
-        refusalWindowMs: config.probeIntervalMs,
-      }),
+      probe: healthProbe(config),
       log,
       clock: realClock,
       self: identity.instanceId,
@@ -491,6 +481,16 @@ async function checkFallbackAtStart(
     log.warn("fallback.unchecked", { code: e.code, error: e.detail });
     return undefined;
   }
+}
+
+/** The health check of every NAT instance, as the flags configure it. */
+function healthProbe(config: Config) {
+  return createTcpProbe({
+    port: config.port,
+    timeoutMs: config.timeoutMs,
+    attempts: config.probeAttempts,
+    refusalWindowMs: config.probeIntervalMs,
+  });
 }
 
 /** What the controller believes now: its view and its latest decision (metrics, heartbeat). */
@@ -552,12 +552,7 @@ async function status(
   try {
     const controller = new Controller({ ...config, dryRun: true }, {
       ec2,
-      probe: createTcpProbe({
-        port: config.port,
-        timeoutMs: config.timeoutMs,
-        attempts: config.probeAttempts,
-        refusalWindowMs: config.probeIntervalMs,
-      }),
+      probe: healthProbe(config),
       log,
       clock: realClock,
       self: undefined,
