@@ -9,17 +9,8 @@ import { SimVpc } from "./sim/vpc.ts";
 
 const TIMEOUT_MS = 1_000;
 
-/**
- * Passes alone (about 3 s), but in a full run one attempt can still outlive its deadline and
- * hit the 30 s guard: the same defect the namespace scenarios saw after a stalled leader EC2
- * (issue 12, item 3, stays open). It does not run until that is fixed; Deno lists it as
- * "ignored" in every run.
- */
-const PENDING_ISSUE_12 = true;
-
 Deno.test({
   name: "an EC2 answer that stalls after its head cannot hang a call",
-  ignore: PENDING_ISSUE_12,
   fn: async () => {
     const vpc = await SimVpc.standard();
     const env = vpc.routerEnv();

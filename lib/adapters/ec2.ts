@@ -275,6 +275,10 @@ function convert<Raw, T extends object>(
  * head would hold the call (and the reconcile behind it) for ever. This handler gives each
  * attempt one deadline for head and body together, reads the body whole within it, and hands
  * the SDK the bytes. A missed deadline is a `TimeoutError`, which the SDK retries.
+ *
+ * The deadline is a timer that settles the attempt itself; aborting the fetch only frees the
+ * connection. It does not rely on an abort reaching a stalled body read (nor on a composite
+ * `AbortSignal.any`, which the runtime may collect while the fetch still waits).
  */
 class BoundedFetchHandler extends FetchHttpHandler {
   constructor(readonly timeoutMs: number) {
@@ -285,24 +289,39 @@ class BoundedFetchHandler extends FetchHttpHandler {
     request: Parameters<FetchHttpHandler["handle"]>[0],
     options: Parameters<FetchHttpHandler["handle"]>[1] = {},
   ): ReturnType<FetchHttpHandler["handle"]> {
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
+    const attempt = new AbortController();
     const given = options.abortSignal as AbortSignal | undefined;
-    const abortSignal = given ? AbortSignal.any([given, deadline.signal]) : deadline.signal;
+    const forward = () => attempt.abort(given?.reason);
+    given?.addEventListener("abort", forward, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const timeout = new Error(`Request did not complete within ${this.timeoutMs} ms`);
+        timeout.name = "TimeoutError";
+        reject(timeout);
+        attempt.abort(timeout);
+      }, this.timeoutMs);
+    });
+    const whole = this.#whole(request, { ...options, abortSignal: attempt.signal });
+    whole.catch(() => {}); // settled after the deadline: nobody waits for it any more
     try {
-      const { response } = await super.handle(request, { ...options, abortSignal });
-      if (response.body instanceof ReadableStream) {
-        response.body = new Uint8Array(await new Response(response.body).arrayBuffer());
-      }
-      return { response };
-    } catch (error) {
-      if (!deadline.signal.aborted || given?.aborted) throw error;
-      const timeout = new Error(`Request did not complete within ${this.timeoutMs} ms`);
-      timeout.name = "TimeoutError";
-      throw timeout;
+      return await Promise.race([whole, expired]);
     } finally {
       clearTimeout(timer);
+      given?.removeEventListener("abort", forward);
     }
+  }
+
+  /** One attempt, head and body: the body read whole. */
+  async #whole(
+    request: Parameters<FetchHttpHandler["handle"]>[0],
+    options: Parameters<FetchHttpHandler["handle"]>[1],
+  ): ReturnType<FetchHttpHandler["handle"]> {
+    const { response } = await super.handle(request, options);
+    if (response.body instanceof ReadableStream) {
+      response.body = new Uint8Array(await new Response(response.body).arrayBuffer());
+    }
+    return { response };
   }
 }
 
