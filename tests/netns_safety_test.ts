@@ -97,16 +97,6 @@ function text(moves: readonly { subnet: string; to: string; blackoutMs: number; 
     .join(", ");
 }
 
-/**
- * Scenarios that still fail on main, so they do not run yet and issue 12 stays open (Deno
- * lists each as "ignored" in every run): in a symmetric health-port partition a node still
- * terminates the other within `--recovery-after 5s` and no split is suspected on either side;
- * in a one-way partition a follower's restoring move follows the leader's within one
- * failback delay; after the leader's EC2 answers stall, its router is not seen reading EC2
- * again. Each assertion stands as written; flip this to run them.
- */
-const PENDING_ISSUE_12 = true;
-
 function recoveryCalls(world: NetWorld): string[] {
   return world.ec2Calls
     .filter((c) => c.action === "RebootInstances" || c.action === "TerminateInstances")
@@ -177,7 +167,7 @@ Deno.test({
 
 Deno.test({
   name: "netns safety: a symmetric health-port partition for 5 minutes: no fight, no recovery",
-  ignore: !available || PENDING_ISSUE_12,
+  ignore: !available,
   fn: async (t) => {
     const world = await NetWorld.build();
     try {
@@ -269,7 +259,7 @@ Deno.test({
 Deno.test({
   name:
     "netns safety: a one-way health-port partition moves a table at most once per failback delay",
-  ignore: !available || PENDING_ISSUE_12,
+  ignore: !available,
   fn: async (t) => {
     const world = await NetWorld.build();
     try {
@@ -322,7 +312,7 @@ Deno.test({
 
 Deno.test({
   name: "netns safety: the leader's router stopped, another NAT crashes: the next in line moves",
-  ignore: !available || PENDING_ISSUE_12,
+  ignore: !available,
   fn: async (t) => {
     const world = await NetWorld.build();
     try {

@@ -55,11 +55,6 @@ export interface View {
    * discoveries); the router never writes a route to one of these.
    */
   readonly gatewayProblems?: readonly GatewayProblem[] | undefined;
-  /**
-   * The NAT instances some route table points at as EC2 itself answered (before this node's
-   * own recent writes are laid over it): never recovered, since another node routes to them.
-   */
-  readonly routedTo?: ReadonlySet<string> | undefined;
 }
 
 /** What the decision needs from the configuration. */
@@ -146,6 +141,11 @@ export interface Decision {
    * recovers no instance while any lasts.
    */
   readonly splits: readonly Fight[];
+  /**
+   * NAT instances this node sees unhealthy that another node evidently routes to
+   * (`Memory.contested`), sorted: alive for someone, so never rebooted or terminated.
+   */
+  readonly contested: readonly string[];
   /** What the node learns about fights from this view (new ones among `splits`), to remember. */
   readonly fights: FoundFights;
   readonly allocations: readonly Allocation[];
@@ -222,7 +222,7 @@ export function decide(input: DecideInput): Decision | Undecided {
   // are down sees every NAT unhealthy, and the moves made meanwhile are the cure, not a fight.
   const judging = self === undefined ? offered.length > 0 : healthyIds.has(self);
   const fights = judging
-    ? findFights(memory, view, now, settings.splitBackoffMs)
+    ? findFights(memory, view, now, settings.splitBackoffMs, self)
     : { noticed: [], released: [], healed: [] };
   // A back-off lasts while this node still sees the other node's target unhealthy: once it
   // sees it healthy again, the disagreement (and the split) is over.
@@ -246,6 +246,7 @@ export function decide(input: DecideInput): Decision | Undecided {
       reason: "split_suspected",
     })),
   ];
+  const contested = ids.filter((id) => memory.contested.has(id));
   const noHealthyNat = offered.length === 0;
   const viewBroken = noHealthyNat && instances.length > 0 &&
     instances.every((i) => LOCAL_PROBE_ERRORS.has(health.get(i.instanceId)?.lastError ?? ""));
@@ -260,9 +261,8 @@ export function decide(input: DecideInput): Decision | Undecided {
     ),
     recoveries: splits.length > 0 ? [] : planRecovery({
       health,
-      // A NAT that a table still points at in EC2's own answer, after this node moved its
-      // tables away, is routed to by another node that sees it healthy: a dispute, not a death.
-      instances: instances.filter((i) => !view.routedTo?.has(i.instanceId)),
+      // A NAT another node evidently routes to is alive for someone: a dispute, not a death.
+      instances: instances.filter((i) => !contested.includes(i.instanceId)),
       self,
       mode: settings.recovery,
       afterMs: settings.recoveryAfterMs,
@@ -311,6 +311,7 @@ export function decide(input: DecideInput): Decision | Undecided {
     idle,
     viewBroken,
     splits,
+    contested,
     fights,
     allocations,
     plan,

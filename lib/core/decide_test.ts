@@ -539,17 +539,16 @@ Deno.test("decide() ends a back-off once the other node's target is healthy here
   assert.ok(!healed.skipped.some((s) => s.reason === "split_suspected"));
 });
 
-Deno.test("decide() recovers no NAT that a route table still points at in EC2's answer", () => {
+Deno.test("decide() recovers no NAT that another node evidently routes to", () => {
   const fields = {
     health: { "i-3": verdict(false, { since: NOW - 120_000, wasHealthy: true }) },
     settings: { recovery: "terminate" as const, recoveryAfterMs: 60_000 },
     self: "i-1",
   };
-  const routed = input(fields);
-  const disputed = decided(
-    decide({ ...routed, view: { ...routed.view, routedTo: new Set(["i-3"]) } }),
-  );
-  assert.deepEqual(disputed.plan.recoveries, [], "another node routes to i-3: a dispute");
+  const memory = { ...freshMemory(), contested: new Map([["i-3", NOW - 1000]]) };
+  const disputed = decided(decide(input({ ...fields, memory })));
+  assert.deepEqual(disputed.plan.recoveries, [], "alive for another node: a dispute");
+  assert.deepEqual(disputed.contested, ["i-3"]);
   assert.deepEqual(decided(decide(input(fields))).plan.recoveries.map((r) => r.instanceId), [
     "i-3",
   ]);

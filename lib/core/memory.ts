@@ -73,6 +73,17 @@ export interface Memory {
   /** The instances this node saw unhealthy at the latest read of EC2, and at the one before. */
   readonly downAtRead: ReadonlySet<string>;
   readonly downAtPreviousRead: ReadonlySet<string>;
+  /** The NAT instance each route table's default route pointed at in EC2's latest answer. */
+  readonly routed: ReadonlyMap<string, string>;
+  /** The same at the read before. */
+  readonly routedBefore: ReadonlyMap<string, string>;
+  /**
+   * NAT instances this node sees unhealthy but that another node evidently sees healthy — a
+   * route table was moved to one (not by this node), or stays on one a read after this node
+   * saw it fail — by when that was last seen. Never recovered while listed: the instance is
+   * alive for someone. Forgotten once seen healthy, or `splitBackoffMs` after the last sign.
+   */
+  readonly contested: ReadonlyMap<string, number>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
   readonly startedAt: number | undefined;
   /** Whether the last decision found this node acting. */
@@ -104,6 +115,9 @@ export function freshMemory(startedAt?: number): Memory {
     pending: new Map(),
     downAtRead: new Set(),
     downAtPreviousRead: new Set(),
+    routed: new Map(),
+    routedBefore: new Map(),
+    contested: new Map(),
     startedAt,
     acting: false,
     followedOn: undefined,
@@ -141,6 +155,14 @@ export function rememberDiscovery(
   const overlaid = overlayRecentWrites(discovered, memory.recentWrites, now, settings.writeTrustMs);
   const instances = new Set(discovery.instances.map((i) => i.instanceId));
   const tables = new Set(discovered.map((t) => t.routeTableId));
+  const owners = interfaceOwners(discovery.instances);
+  const routed = new Map(discovered.flatMap((table) => {
+    const target = table.defaultRoute && routeInstanceId(table.defaultRoute, owners);
+    return target ? [[table.routeTableId, target] as const] : [];
+  }));
+  const down = new Set(
+    [...discovery.health].filter(([, h]) => h.healthy === false).map(([id]) => id),
+  );
   return {
     memory: {
       ...memory,
@@ -160,9 +182,10 @@ export function rememberDiscovery(
       ),
       failedWrites: new Map(),
       downAtPreviousRead: memory.downAtRead,
-      downAtRead: new Set(
-        [...discovery.health].filter(([, h]) => h.healthy === false).map(([id]) => id),
-      ),
+      downAtRead: down,
+      routed,
+      routedBefore: memory.routed,
+      contested: noteContested(memory, routed, down, now, settings.splitBackoffMs),
       written: new Map([...memory.written].filter(([id]) => tables.has(id))),
       fights: new Map(
         [...memory.fights].filter(([id, fight]) =>
@@ -172,6 +195,35 @@ export function rememberDiscovery(
     },
     routeTables: overlaid.routeTables,
   };
+}
+
+/**
+ * The contested NATs after a read (see `Memory.contested`). A table EC2 now shows on a NAT
+ * this node sees unhealthy is a sign another node sees it healthy when the table moved there
+ * since the previous read and this node did not move it, or when it was already there, and
+ * the NAT already down, at that read: a live leader moves a table off a failed NAT within one
+ * read (this node, when it leads, included). A crash right after a move can look the same;
+ * the cost is a recovery delayed, never a route left wrong.
+ */
+function noteContested(
+  memory: Memory,
+  routed: ReadonlyMap<string, string>,
+  down: ReadonlySet<string>,
+  now: number,
+  windowMs: number,
+): Map<string, number> {
+  const contested = new Map(
+    [...memory.contested].filter(([id, at]) => down.has(id) && now - at < windowMs),
+  );
+  for (const [table, target] of routed) {
+    if (!down.has(target)) continue;
+    const moved = memory.routed.get(table) !== target;
+    const sign = moved
+      ? memory.written.get(table)?.target !== target
+      : memory.downAtRead.has(target);
+    if (sign) contested.set(target, now);
+  }
+  return contested;
 }
 
 /**
@@ -185,8 +237,9 @@ export interface FoundFights {
 }
 
 /**
- * The fights the view shows. A table this node wrote now points at another running NAT of
- * the cluster: if this node is sure that NAT is unhealthy (unhealthy now and already at the
+ * The fights the view shows. A table this node wrote (or that pointed at this node itself at
+ * the read before: someone moved it away from a NAT this node sees healthy) now points at
+ * another running NAT of the cluster: if this node is sure that NAT is unhealthy (unhealthy now and already at the
  * read before the one that showed the move, so the move was not made before it failed, and
  * its latest probe failed too), another node that sees it healthy moved it — a suspected
  * split; otherwise
@@ -202,6 +255,7 @@ export function findFights(
   },
   now: number,
   splitBackoffMs: number,
+  self?: string,
 ): FoundFights {
   const owners = interfaceOwners(view.instances);
   const running = new Set(view.instances.map((i) => i.instanceId));
@@ -211,7 +265,10 @@ export function findFights(
     .filter((fight) => view.health.get(fight.movedTo)?.healthy === true)
     .map((fight) => fight.routeTableId);
   for (const table of view.routeTables) {
-    const mine = memory.written.get(table.routeTableId);
+    const mine = memory.written.get(table.routeTableId) ??
+      (self !== undefined && memory.routedBefore.get(table.routeTableId) === self
+        ? { target: self }
+        : undefined);
     const route = table.defaultRoute;
     if (mine === undefined || route === undefined) continue;
     const target = routeInstanceId(route, owners);
@@ -221,7 +278,12 @@ export function findFights(
       released.push(table.routeTableId);
       continue;
     }
-    if (!memory.downAtPreviousRead.has(target)) continue; // it may have failed after the move
+    // Up at the read before: it may have failed after the move, which was then no fight.
+    // Either way the table is the other node's now; a later move by this node starts anew.
+    if (!memory.downAtPreviousRead.has(target)) {
+      released.push(table.routeTableId);
+      continue;
+    }
     const count = (memory.fights.get(table.routeTableId)?.count ?? 0) + 1;
     const backoff = Math.min(splitBackoffMs * 2 ** (count - 1), MAX_SPLIT_BACKOFF_MS);
     noticed.push({

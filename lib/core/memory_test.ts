@@ -307,7 +307,29 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
 
   await t.step("is not a split when the target was up at the read before: it failed after", () => {
     const justFailed = { ...wroteIt, downAtPreviousRead: new Set<string>() };
-    assert.deepEqual(findFights(justFailed, view(down), 5000, 240_000).noticed, []);
+    const found = findFights(justFailed, view(down), 5000, 240_000);
+    assert.deepEqual(found.noticed, []);
+    const later = { ...rememberFights(justFailed, found), downAtPreviousRead: new Set(["i-b"]) };
+    assert.deepEqual(
+      findFights(later, view(down), 10_000, 240_000).noticed,
+      [],
+      "nor at the next read: the move is the other node's, not a new fight",
+    );
+  });
+
+  await t.step("is noticed on a table that was on this node, moved away by another", () => {
+    const wasMine = {
+      ...freshMemory(),
+      routedBefore: new Map([["rtb-1", "i-a"]]),
+      downAtPreviousRead: new Set(["i-b"]),
+    };
+    const found = findFights(wasMine, view(down), 5000, 240_000, "i-a");
+    assert.deepEqual(found.noticed.map((f) => [f.routeTableId, f.movedTo]), [["rtb-1", "i-b"]]);
+    assert.deepEqual(
+      findFights(wasMine, view(down), 5000, 240_000, "i-c").noticed,
+      [],
+      "not a table of this node (i-c): its move is none of this node's business",
+    );
   });
 
   await t.step("is not a split when the table goes to something not a running NAT", () => {
@@ -353,4 +375,46 @@ Deno.test("rememberDiscovery() keeps who was down at this read and at the one be
   const second = rememberDiscovery(first.memory, read([], [], ["i-a", "i-b"], 2000), SETTINGS);
   assert.deepEqual([...second.memory.downAtPreviousRead], ["i-b"]);
   assert.deepEqual([...second.memory.downAtRead], []);
+});
+
+Deno.test("a NAT this node sees down but another node routes to is contested", async (t) => {
+  const ids = ["i-a", "i-b"];
+  const bDown = new Map([["i-a", instanceHealth(true)], ["i-b", instanceHealth(false)]]);
+  const allUp = new Map([["i-a", instanceHealth(true)], ["i-b", instanceHealth(true)]]);
+  const remember = (memory: Memory, tables: RouteTable[], at: number, health = bDown) =>
+    rememberDiscovery(memory, read(undefined, tables, ids, at, health), SETTINGS).memory;
+  const onA = remember(freshMemory(), [table("rtb-1", "i-a")], 1000, allUp);
+
+  await t.step("a table moved to it, not by this node: contested", () => {
+    const after = remember(onA, [table("rtb-1", "i-b")], 2000);
+    assert.deepEqual([...after.contested], [["i-b", 2000]]);
+  });
+  await t.step("a table this node moved there itself: not a sign", () => {
+    const mine = rememberApplied(
+      onA,
+      {
+        routes: [change("rtb-1", "i-b")],
+        sourceDestChecks: [],
+        recoveries: [],
+      },
+      1500,
+      1500,
+    );
+    assert.equal(remember(mine, [table("rtb-1", "i-b")], 2000).contested.size, 0);
+  });
+  await t.step("the first read after it failed, its table not yet moved: not a sign", () => {
+    const onB = remember(freshMemory(), [table("rtb-1", "i-b")], 1000, allUp);
+    const failed = remember(onB, [table("rtb-1", "i-b")], 2000);
+    assert.equal(failed.contested.size, 0, "the leader may not have moved it yet");
+    const still = remember(failed, [table("rtb-1", "i-b")], 3000);
+    assert.deepEqual([...still.contested.keys()], ["i-b"], "a read later it is still there");
+  });
+  await t.step("forgotten once seen healthy, or a back-off after the last sign", () => {
+    const contested = remember(onA, [table("rtb-1", "i-b")], 2000);
+    assert.equal(remember(contested, [table("rtb-1", "i-a")], 3000, allUp).contested.size, 0);
+    const quiet = remember(contested, [table("rtb-1", "i-a")], 2000 + 240_000);
+    assert.equal(quiet.contested.size, 0, "no sign for splitBackoffMs");
+    const kept = remember(contested, [table("rtb-1", "i-a")], 2000 + 239_000);
+    assert.equal(kept.contested.size, 1);
+  });
 });

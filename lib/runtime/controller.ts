@@ -86,18 +86,6 @@ export interface CycleOutcome {
   readonly ok: boolean;
 }
 
-/** The NAT instances the route tables point at, as EC2 answered. */
-function routedTo(
-  instances: readonly NatInstance[],
-  routeTables: readonly RouteTable[],
-): Set<string> {
-  const owners = interfaceOwners(instances);
-  return new Set(routeTables.flatMap((t) => {
-    const target = t.defaultRoute && routeInstanceId(t.defaultRoute, owners);
-    return target ? [target] : [];
-  }));
-}
-
 /** Fallback gateways are checked on the first discovery and every this many after. */
 const GATEWAY_CHECK_EVERY = 6;
 
@@ -166,7 +154,6 @@ export class Controller {
         generation: (this.#view?.generation ?? 0) + 1,
         explicitSubnets: await this.#explicitSubnets(sorted, routeTables.items),
         gatewayProblems: await this.#checkGateways(this.#view?.generation ?? 0),
-        routedTo: routedTo(sorted, routeTables.items),
       };
       this.#warnUncovered(remembered.routeTables);
       log.debug("discovery.done", {
@@ -408,6 +395,15 @@ export class Controller {
         route_tables: decision.plan.routes.map((c) => c.routeTableId).join(","),
         fix: "the leader left these changes unmade: check its router (journalctl -u " +
           "aws-nat-router), its IAM permissions and its path to the EC2 API",
+      });
+    }
+    for (const id of decision.contested) {
+      if (this.#decision?.contested.includes(id)) continue;
+      this.deps.log.warn("split.suspected", {
+        instance_id: id,
+        reason: "routed_while_unhealthy",
+        detail: "another router routes to this NAT, which this one cannot reach: not recovered",
+        fix: "let every NAT instance's security group admit the others on the health port",
       });
     }
     for (const fight of decision.fights.noticed) {

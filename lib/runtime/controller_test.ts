@@ -307,7 +307,13 @@ Deno.test("a node whose table another node keeps moving to a NAT it cannot reach
     /WARN split\.suspected route_table_id=rtb-00000001 moved_to=i-00000002 fights=1 backoff_s=240/,
   );
   await cycle();
-  assert.equal(log.lines.filter((l) => l.includes("split.suspected")).length, 1, "said once");
+  const said = (pattern: RegExp) => log.lines.filter((l) => pattern.test(l)).length;
+  assert.equal(said(/split\.suspected route_table_id=/), 1, "said once");
+  assert.equal(
+    said(/split\.suspected instance_id=i-00000002 reason=routed_while_unhealthy/),
+    1,
+    "and that i-2 is alive for another node, so never recovered",
+  );
   assert.deepEqual(fake.writes, ["CreateRoute rtb-00000001 -> eni-00000001"], "one write in all");
   assert.equal(c.snapshot().decision?.splits.length, 1, "the decision says so (metrics, status)");
 });

@@ -66,7 +66,9 @@ export interface MetricsView {
   readonly routeTables: readonly RouteTable[];
   readonly health: HealthState;
   /** The latest decision's leader and whether this node acts on it. */
-  readonly decision: Pick<Decision, "leader" | "acting" | "splits" | "gateways"> | undefined;
+  readonly decision:
+    | Pick<Decision, "leader" | "acting" | "splits" | "contested" | "gateways">
+    | undefined;
 }
 
 /** The hooks the controller calls (structurally a `ControllerObserver`). */
@@ -135,6 +137,12 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     `${p}split_suspected`,
     "Route tables this router leaves alone because another router keeps moving them to a " +
       "NAT instance this one cannot reach (nodes that disagree about health); 0 normally",
+  );
+  const natContested = registry.gauge(
+    `${p}nat_contested`,
+    "1 for a NAT instance this router sees unhealthy while another router evidently routes " +
+      "to it (nodes that disagree about health): never rebooted or terminated while so",
+    ["instance_id"],
   );
   const gatewayOk = registry.gauge(
     `${p}fallback_gateway_ok`,
@@ -205,6 +213,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
     render(view) {
       natHealthy.clear();
       natDraining.clear();
+      natContested.clear();
       gatewayOk.clear();
       leader.clear();
       routeTableTarget.clear();
@@ -227,6 +236,7 @@ export function createRouterMetrics(options: RouterMetricsOptions): RouterMetric
         if (elected !== undefined) leader.set({ instance_id: elected }, 1);
         acting = view.decision?.acting ?? false;
         splits = view.decision?.splits.length ?? 0;
+        for (const id of view.decision?.contested ?? []) natContested.set({ instance_id: id }, 1);
         for (const gateway of view.decision?.gateways ?? []) {
           gatewayOk.set({ nat_gateway_id: gateway.natGatewayId }, gateway.problem ? 0 : 1);
         }

@@ -33,7 +33,7 @@ function view(fields: Partial<MetricsView> = {}): MetricsView {
     instances: [A, B, C],
     routeTables: TABLES,
     health: state,
-    decision: { leader: A.instanceId, acting: true, splits: [], gateways: [] },
+    decision: { leader: A.instanceId, acting: true, splits: [], contested: [], gateways: [] },
     ...fields,
   };
 }
@@ -75,7 +75,7 @@ Deno.test("router metrics before the controller exists", async (t) => {
   await t.step("every metric has HELP and TYPE lines and the aws_nat_router_ prefix", () => {
     const types = text.split("\n").filter((line) => line.startsWith("# TYPE "));
     const helps = text.split("\n").filter((line) => line.startsWith("# HELP "));
-    assert.equal(types.length, 15);
+    assert.equal(types.length, 16);
     assert.equal(helps.length, types.length);
     for (const line of types) {
       const [, , name, type] = line.split(" ");
@@ -199,7 +199,7 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     metrics.render(view());
     const text = metrics.render(
       view({
-        decision: { leader: B.instanceId, acting: false, splits: [], gateways: [] },
+        decision: { leader: B.instanceId, acting: false, splits: [], contested: [], gateways: [] },
         instances: [B],
         routeTables: [],
       }),
@@ -217,11 +217,13 @@ Deno.test("router metrics derive the view's state at each scrape", async (t) => 
     ["the decision acts", {}, 1],
     [
       "the decision does not act",
-      { decision: { leader: A.instanceId, acting: false, splits: [], gateways: [] } },
+      {
+        decision: { leader: A.instanceId, acting: false, splits: [], contested: [], gateways: [] },
+      },
       0,
     ],
     ["a decision with no leader that acts (fallback)", {
-      decision: { leader: undefined, acting: true, splits: [], gateways: [] },
+      decision: { leader: undefined, acting: true, splits: [], contested: [], gateways: [] },
     }, 1],
     ["no decision yet", { decision: undefined }, 0],
   ];
@@ -242,10 +244,21 @@ Deno.test("router metrics count the route tables left alone on a suspected split
     "aws_nat_router_split_suspected 0",
   ]);
   const split = view({
-    decision: { leader: A.instanceId, acting: true, splits: [fight], gateways: [] },
+    decision: { leader: A.instanceId, acting: true, splits: [fight], contested: [], gateways: [] },
   });
   assert.deepEqual(samples(metrics.render(split), "aws_nat_router_split_suspected"), [
     "aws_nat_router_split_suspected 1",
+  ]);
+});
+
+Deno.test("router metrics name the NATs another router routes to while this one cannot", () => {
+  const metrics = createRouterMetrics({ version: "1" });
+  assert.deepEqual(samples(metrics.render(view()), "aws_nat_router_nat_contested"), []);
+  const contested = view({
+    decision: { leader: A.instanceId, acting: true, splits: [], contested: ["i-b"], gateways: [] },
+  });
+  assert.deepEqual(samples(metrics.render(contested), "aws_nat_router_nat_contested"), [
+    'aws_nat_router_nat_contested{instance_id="i-b"} 1',
   ]);
 });
 
@@ -257,6 +270,7 @@ Deno.test("router metrics say which fallback gateways are usable", () => {
       leader: A.instanceId,
       acting: true,
       splits: [],
+      contested: [],
       gateways: [{ natGatewayId: "nat-0a", problem: undefined }, {
         natGatewayId: "nat-0b",
         problem,
