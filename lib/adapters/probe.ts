@@ -23,6 +23,9 @@ function causeOf(error: unknown, timedOut: boolean): string {
   return error instanceof Error ? error.name : "error";
 }
 
+/** Why a check cancels its other connects: one shared reason (no exception built per check). */
+const CHECK_OVER = new Error("check over");
+
 /** One TCP connect within `timeoutMs`, closed at once. */
 async function connectOnce(
   hostname: string,
@@ -30,13 +33,14 @@ async function connectOnce(
   timeoutMs: number,
   cancel: AbortSignal,
 ): Promise<{ ok: true } | { ok: false; error: string }> {
+  if (cancel.aborted) return { ok: false, error: "cancelled" };
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     abort.abort();
   }, timeoutMs);
-  const onCancel = () => abort.abort();
+  const onCancel = () => abort.abort(CHECK_OVER);
   cancel.addEventListener("abort", onCancel);
   try {
     const conn = await Deno.connect({ hostname, port, signal: abort.signal });
@@ -84,7 +88,7 @@ export function createTcpProbe(
     }
     const started = now();
     const done = new AbortController();
-    const timers = new Set<ReturnType<typeof setTimeout>>();
+    let next: ReturnType<typeof setTimeout> | undefined;
     const running: Promise<void>[] = [];
     try {
       const outcome = await new Promise<{ ok: true } | { ok: false; error: string }>(
@@ -106,20 +110,22 @@ export function createTcpProbe(
               ),
             );
           };
-          start();
-          for (let i = 1; i < attempts; i++) {
-            const timer = setTimeout(() => {
-              timers.delete(timer);
-              start();
-            }, i * staggerMs);
-            timers.add(timer);
-          }
+          // One timer at a time, each starting the next attempt: a check that passes at its
+          // first connect (the steady state) costs one timer, not one per attempt.
+          let started = 0;
+          const startNext = () => {
+            start();
+            started += 1;
+            next = started < attempts ? setTimeout(startNext, staggerMs) : undefined;
+          };
+          startNext();
         },
       );
       if (!outcome.ok && outcome.error !== "timeout" && refusalWindowMs > 0) {
         // The NAT answered "no": its box is up. Move its tables only if that lasts (a squid
         // restart, a health port closed by the self-check for good).
-        done.abort();
+        clearTimeout(next);
+        done.abort(CHECK_OVER);
         await Promise.all(running);
         if (await stillRefusing(address, outcome.error)) {
           return { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
@@ -130,8 +136,8 @@ export function createTcpProbe(
         ? { instanceId, healthy: true, error: undefined, latencyMs: now() - started }
         : { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
     } finally {
-      for (const timer of timers) clearTimeout(timer);
-      done.abort(); // cancels the connects still in flight; wait for them to settle
+      clearTimeout(next);
+      done.abort(CHECK_OVER); // cancels the connects still in flight; wait for them to settle
       await Promise.all(running);
     }
   };
