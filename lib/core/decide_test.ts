@@ -513,7 +513,7 @@ Deno.test("decide() notices no fight while this node does not see itself healthy
   const seeing = decided(decide(input({
     tables,
     health: { "i-2": verdict(false) },
-    memory: { ...memory, downAtPreviousRead: new Set(["i-2"]) },
+    memory: { ...memory, previousReadAt: NOW - 5_000 },
     self: "i-1",
   })));
   assert.deepEqual(seeing.fights.noticed.map((f) => f.routeTableId), ["rtb-1"], "a split");

@@ -70,9 +70,9 @@ export interface Memory {
   readonly fights: ReadonlyMap<string, Fight>;
   /** Since when each change that restores service has been required (for succession). */
   readonly pending: ReadonlyMap<string, number>;
-  /** The instances this node saw unhealthy at the latest read of EC2, and at the one before. */
-  readonly downAtRead: ReadonlySet<string>;
-  readonly downAtPreviousRead: ReadonlySet<string>;
+  /** When EC2 was last read, and the time before (`undefined`: not yet). */
+  readonly readAt: number | undefined;
+  readonly previousReadAt: number | undefined;
   /** The NAT instance each route table's default route pointed at in EC2's latest answer. */
   readonly routed: ReadonlyMap<string, string>;
   /** The same at the read before. */
@@ -113,8 +113,8 @@ export function freshMemory(startedAt?: number): Memory {
     written: new Map(),
     fights: new Map(),
     pending: new Map(),
-    downAtRead: new Set(),
-    downAtPreviousRead: new Set(),
+    readAt: undefined,
+    previousReadAt: undefined,
     routed: new Map(),
     routedBefore: new Map(),
     contested: new Map(),
@@ -160,9 +160,6 @@ export function rememberDiscovery(
     const target = table.defaultRoute && routeInstanceId(table.defaultRoute, owners);
     return target ? [[table.routeTableId, target] as const] : [];
   }));
-  const down = new Set(
-    [...discovery.health].filter(([, h]) => h.healthy === false).map(([id]) => id),
-  );
   return {
     memory: {
       ...memory,
@@ -181,11 +178,11 @@ export function rememberDiscovery(
         (id) => instances.has(id),
       ),
       failedWrites: new Map(),
-      downAtPreviousRead: memory.downAtRead,
-      downAtRead: down,
+      readAt: now,
+      previousReadAt: memory.readAt,
       routed,
       routedBefore: memory.routed,
-      contested: noteContested(memory, routed, down, now, settings.splitBackoffMs),
+      contested: noteContested(memory, routed, discovery.health, now, settings.splitBackoffMs),
       written: new Map([...memory.written].filter(([id]) => tables.has(id))),
       fights: new Map(
         [...memory.fights].filter(([id, fight]) =>
@@ -200,30 +197,36 @@ export function rememberDiscovery(
 /**
  * The contested NATs after a read (see `Memory.contested`). A table EC2 now shows on a NAT
  * this node sees unhealthy is a sign another node sees it healthy when the table moved there
- * since the previous read and this node did not move it, or when it was already there, and
- * the NAT already down, at that read: a live leader moves a table off a failed NAT within one
- * read (this node, when it leads, included). A crash right after a move can look the same;
- * the cost is a recovery delayed, never a route left wrong.
+ * since the previous read and this node did not move it, or when it was already there at
+ * that read and the NAT has been down here since before it: a live leader moves a table off a
+ * failed NAT within one read (this node, when it leads, included). A failback just before a
+ * crash looks like the first; the cost is a recovery delayed, never a route left wrong.
  */
 function noteContested(
   memory: Memory,
   routed: ReadonlyMap<string, string>,
-  down: ReadonlySet<string>,
+  health: HealthState,
   now: number,
   windowMs: number,
 ): Map<string, number> {
+  const down = (id: string) => health.get(id)?.healthy === false;
   const contested = new Map(
-    [...memory.contested].filter(([id, at]) => down.has(id) && now - at < windowMs),
+    [...memory.contested].filter(([id, at]) => down(id) && now - at < windowMs),
   );
   for (const [table, target] of routed) {
-    if (!down.has(target)) continue;
-    const moved = memory.routed.get(table) !== target;
-    const sign = moved
+    if (!down(target)) continue;
+    const sign = memory.routed.get(table) !== target
       ? memory.written.get(table)?.target !== target
-      : memory.downAtRead.has(target);
+      : downSince(health, target, memory.readAt);
     if (sign) contested.set(target, now);
   }
   return contested;
+}
+
+/** Whether `id` is unhealthy and has been since `at` or before (never when `at` is unknown). */
+function downSince(health: HealthState, id: string, at: number | undefined): boolean {
+  const state = health.get(id);
+  return at !== undefined && state?.healthy === false && state.since <= at;
 }
 
 /**
@@ -239,8 +242,8 @@ export interface FoundFights {
 /**
  * The fights the view shows. A table this node wrote (or that pointed at this node itself at
  * the read before: someone moved it away from a NAT this node sees healthy) now points at
- * another running NAT of the cluster: if this node is sure that NAT is unhealthy (unhealthy now and already at the
- * read before the one that showed the move, so the move was not made before it failed, and
+ * another running NAT of the cluster: if this node is sure that NAT is unhealthy (unhealthy since before the read
+ * preceding the one that showed the move, so the move was not made before it failed, and
  * its latest probe failed too), another node that sees it healthy moved it — a suspected
  * split; otherwise
  * the other node simply took the table over, and it is no longer this node's (`released`).
@@ -278,9 +281,10 @@ export function findFights(
       released.push(table.routeTableId);
       continue;
     }
-    // Up at the read before: it may have failed after the move, which was then no fight.
+    // Not down here all along since the read before: it may have failed after the move (or
+    // come back, taken the table and failed again in between), which was then no fight.
     // Either way the table is the other node's now; a later move by this node starts anew.
-    if (!memory.downAtPreviousRead.has(target)) {
+    if (!downSince(view.health, target, memory.previousReadAt)) {
       released.push(table.routeTableId);
       continue;
     }

@@ -254,7 +254,7 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
       1000,
       1000,
     ),
-    downAtPreviousRead: new Set(["i-b"]),
+    previousReadAt: 1000,
   };
   const down: HealthState = new Map([
     ["i-a", instanceHealth(true)],
@@ -306,12 +306,15 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
   });
 
   await t.step("is not a split when the target was up at the read before: it failed after", () => {
-    const justFailed = { ...wroteIt, downAtPreviousRead: new Set<string>() };
-    const found = findFights(justFailed, view(down), 5000, 240_000);
+    // i-b failed at 1500, after the read at 1000: the move may have come first. The same when
+    // i-b was down at that read, came back, took the table, and failed again at 1500.
+    const failedLate = new Map([...down, ["i-b", instanceHealth(false, { since: 1500 })]]);
+    const found = findFights(wroteIt, view(failedLate), 5000, 240_000);
     assert.deepEqual(found.noticed, []);
-    const later = { ...rememberFights(justFailed, found), downAtPreviousRead: new Set(["i-b"]) };
+    assert.deepEqual(found.released, ["rtb-1"]);
+    const later = { ...rememberFights(wroteIt, found), previousReadAt: 5000 };
     assert.deepEqual(
-      findFights(later, view(down), 10_000, 240_000).noticed,
+      findFights(later, view(failedLate), 10_000, 240_000).noticed,
       [],
       "nor at the next read: the move is the other node's, not a new fight",
     );
@@ -321,7 +324,7 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
     const wasMine = {
       ...freshMemory(),
       routedBefore: new Map([["rtb-1", "i-a"]]),
-      downAtPreviousRead: new Set(["i-b"]),
+      previousReadAt: 1000,
     };
     const found = findFights(wasMine, view(down), 5000, 240_000, "i-a");
     assert.deepEqual(found.noticed.map((f) => [f.routeTableId, f.movedTo]), [["rtb-1", "i-b"]]);
@@ -364,22 +367,20 @@ Deno.test("a fight is forgotten once this node sees the other node's target heal
   assert.equal(rememberFights(memory, found).fights.size, 0, "a later fight starts from one");
 });
 
-Deno.test("rememberDiscovery() keeps who was down at this read and at the one before", () => {
-  const down = new Map([["i-b", instanceHealth(false)], ["i-a", instanceHealth(true)]]);
-  const first = rememberDiscovery(
-    freshMemory(),
-    read(undefined, [], ["i-a", "i-b"], 1000, down),
-    SETTINGS,
-  );
-  assert.deepEqual([...first.memory.downAtRead], ["i-b"]);
-  const second = rememberDiscovery(first.memory, read([], [], ["i-a", "i-b"], 2000), SETTINGS);
-  assert.deepEqual([...second.memory.downAtPreviousRead], ["i-b"]);
-  assert.deepEqual([...second.memory.downAtRead], []);
+Deno.test("rememberDiscovery() keeps when EC2 was read, and the time before", () => {
+  const first = rememberDiscovery(freshMemory(), read(undefined, [], ["i-a"], 1000), SETTINGS);
+  assert.deepEqual([first.memory.readAt, first.memory.previousReadAt], [1000, undefined]);
+  const second = rememberDiscovery(first.memory, read([], [], ["i-a"], 2000), SETTINGS);
+  assert.deepEqual([second.memory.readAt, second.memory.previousReadAt], [2000, 1000]);
 });
 
 Deno.test("a NAT this node sees down but another node routes to is contested", async (t) => {
   const ids = ["i-a", "i-b"];
-  const bDown = new Map([["i-a", instanceHealth(true)], ["i-b", instanceHealth(false)]]);
+  // i-b fails at 1500, between the reads at 1000 and 2000.
+  const bDown = new Map([["i-a", instanceHealth(true)], [
+    "i-b",
+    instanceHealth(false, { since: 1500 }),
+  ]]);
   const allUp = new Map([["i-a", instanceHealth(true)], ["i-b", instanceHealth(true)]]);
   const remember = (memory: Memory, tables: RouteTable[], at: number, health = bDown) =>
     rememberDiscovery(memory, read(undefined, tables, ids, at, health), SETTINGS).memory;

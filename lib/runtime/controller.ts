@@ -399,11 +399,13 @@ export class Controller {
     }
     for (const id of decision.contested) {
       if (this.#decision?.contested.includes(id)) continue;
-      this.deps.log.warn("split.suspected", {
+      this.deps.log.warn("recovery.held", {
         instance_id: id,
         reason: "routed_while_unhealthy",
-        detail: "another router routes to this NAT, which this one cannot reach: not recovered",
-        fix: "let every NAT instance's security group admit the others on the health port",
+        detail: "a route table went to this NAT after this router saw it fail: another " +
+          "router may see it healthy, so it is not rebooted or terminated",
+        fix: "if it lasts, let every NAT instance's security group admit the others on the " +
+          "health port",
       });
     }
     for (const fight of decision.fights.noticed) {

@@ -310,7 +310,7 @@ Deno.test("a node whose table another node keeps moving to a NAT it cannot reach
   const said = (pattern: RegExp) => log.lines.filter((l) => pattern.test(l)).length;
   assert.equal(said(/split\.suspected route_table_id=/), 1, "said once");
   assert.equal(
-    said(/split\.suspected instance_id=i-00000002 reason=routed_while_unhealthy/),
+    said(/recovery\.held instance_id=i-00000002 reason=routed_while_unhealthy/),
     1,
     "and that i-2 is alive for another node, so never recovered",
   );

@@ -234,11 +234,11 @@ async function runCase(
       await settle(world);
     } catch (error) {
       failed += 1;
-      trials.push({
-        trial,
-        error: error instanceof Error ? error.message.slice(0, 400) : String(error),
-      });
-      options.progress(`dataplane ${testCase.scenario} ${config.name}: trial ${trial} failed`);
+      const reason = error instanceof Error ? error.message.slice(0, 400) : String(error);
+      trials.push({ trial, error: reason });
+      options.progress(
+        `dataplane ${testCase.scenario} ${config.name}: trial ${trial} failed: ${reason}`,
+      );
       await repair(world, testCase.fault, nat).catch(() => {});
       if (testCase.leaderRouterStopped && !world.nats[0]!.router) {
         world.startRouterAgain(world.nats[0]!.instanceId);
