@@ -168,6 +168,20 @@ export function instanceHealth(
   };
 }
 
+/** A verdict reached at `since` and confirmed: two probes in a row agree. */
+export function settledHealth(
+  healthy: boolean | undefined,
+  since: number,
+  fields: Partial<InstanceHealth> = {},
+): InstanceHealth {
+  return instanceHealth(healthy, {
+    successes: healthy ? 2 : 0,
+    failures: healthy === false ? 2 : 0,
+    since,
+    ...fields,
+  });
+}
+
 /** An in-memory EC2 port (see `fakeEc2()`). */
 export interface FakeEc2 extends Ec2, NatGatewayReader {
   /** What DescribeInstances answers; read at each call, so a test may change it in between. */

@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import {
   decideSettings,
-  instanceHealth,
   natInstance,
   route,
   routeTable,
+  settledHealth,
   writtenRoute,
 } from "../../tests/fixtures.ts";
 import type { InstanceHealth } from "./health.ts";
@@ -31,17 +31,8 @@ function table(n: number, zone: string | undefined, on?: number): RouteTable {
 }
 
 /** A verdict reached two minutes ago, two probes in a row. */
-function verdict(
-  healthy: boolean | undefined,
-  fields: Partial<InstanceHealth> = {},
-): InstanceHealth {
-  return instanceHealth(healthy, {
-    successes: healthy ? 2 : 0,
-    failures: healthy === false ? 2 : 0,
-    since: NOW - 120_000,
-    ...fields,
-  });
-}
+const verdict = (healthy: boolean | undefined, fields: Partial<InstanceHealth> = {}) =>
+  settledHealth(healthy, NOW - 120_000, { ...fields });
 
 const A1 = nat(1, "a");
 const A2 = nat(2, "a");

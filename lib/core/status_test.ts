@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import {
   decideSettings,
-  instanceHealth,
   natInstance,
   route,
   routeTable,
+  settledHealth,
 } from "../../tests/fixtures.ts";
 import { decide as decideCycle, type Decision } from "./decide.ts";
 import type { HealthState, InstanceHealth } from "./health.ts";
@@ -31,18 +31,8 @@ function nat(instanceId: string, zone: string, minutesAgo: number): NatInstance 
 }
 
 /** A verdict reached a minute ago, two probes in a row. */
-function verdict(
-  healthy: boolean | undefined,
-  fields: Partial<InstanceHealth> = {},
-): InstanceHealth {
-  return instanceHealth(healthy, {
-    successes: healthy ? 2 : 0,
-    failures: healthy === false ? 2 : 0,
-    since: NOW - 60_000,
-    wasUnhealthy: false,
-    ...fields,
-  });
-}
+const verdict = (healthy: boolean | undefined, fields: Partial<InstanceHealth> = {}) =>
+  settledHealth(healthy, NOW - 60_000, { wasUnhealthy: false, ...fields });
 
 /** What a cycle decides: the real `decide()`, for a node with no history. */
 function decide(
