@@ -242,11 +242,11 @@ export interface FoundFights {
 /**
  * The fights the view shows. A table this node wrote (or that pointed at this node itself at
  * the read before: someone moved it away from a NAT this node sees healthy) now points at
- * another running NAT of the cluster: if this node is sure that NAT is unhealthy (unhealthy since before the read
- * preceding the one that showed the move, so the move was not made before it failed, and
- * its latest probe failed too), another node that sees it healthy moved it — a suspected
- * split; otherwise
- * the other node simply took the table over, and it is no longer this node's (`released`).
+ * another running NAT of the cluster: if this node is sure that NAT is unhealthy (unhealthy
+ * without a break since before the read preceding the one that showed the move, so the move
+ * was not made before it failed, and its latest probe failed too), another node that sees it
+ * healthy moved it — a suspected split; otherwise the other node simply took the table over,
+ * and it is no longer this node's (`released`).
  * Each move is noticed once (`rememberFights`).
  */
 export function findFights(
@@ -315,8 +315,10 @@ export function rememberFights(memory: Memory, found: FoundFights): Memory {
   for (const id of found.healed) fights.delete(id); // over: a later fight starts from one
   for (const fight of found.noticed) {
     fights.set(fight.routeTableId, fight);
+    // Noticed once: the table counts as written to where it was moved (also one this node
+    // never wrote, that was on itself), so the same move is not a new fight at the next look.
     const mine = written.get(fight.routeTableId);
-    if (mine) written.set(fight.routeTableId, { ...mine, target: fight.movedTo });
+    written.set(fight.routeTableId, { at: mine?.at ?? fight.at, target: fight.movedTo });
   }
   return { ...memory, written, fights };
 }

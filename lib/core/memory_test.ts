@@ -328,6 +328,12 @@ Deno.test("a suspected split: a table this node wrote, moved to a NAT it sees un
     };
     const found = findFights(wasMine, view(down), 5000, 240_000, "i-a");
     assert.deepEqual(found.noticed.map((f) => [f.routeTableId, f.movedTo]), [["rtb-1", "i-b"]]);
+    const noticed = rememberFights(wasMine, found);
+    assert.deepEqual(
+      findFights(noticed, view(down), 6000, 240_000, "i-a").noticed,
+      [],
+      "noticed once: a second look at the same view is not a second fight",
+    );
     assert.deepEqual(
       findFights(wasMine, view(down), 5000, 240_000, "i-c").noticed,
       [],
