@@ -32,6 +32,7 @@ export function decideSettings(fields: Partial<DecideSettings> = {}): DecideSett
     fall: 2,
     rise: 2,
     failbackDelayMs: 30_000,
+    probeIntervalMs: 1_000,
     recovery: "off",
     recoveryAfterMs: 60_000,
     fallbackNatGateway: undefined,

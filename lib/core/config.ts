@@ -915,8 +915,27 @@ export function parseConfig(original: readonly string[], env: Env): ParseResult 
       serveHealthAddress: settings.serveHealth?.hostname ?? envOnly.serveHealthAddress,
       ...deriveTimings(settings),
     },
-    warnings: [...warnings, ...unknownEnvWarnings(env)],
+    warnings: [...warnings, ...splitWarnings(command, settings), ...unknownEnvWarnings(env)],
   };
+}
+
+/**
+ * A failback delay shorter than (rise + 1) probe intervals lets a NAT come back, take a table
+ * and fail again before a peer's slower view sees it up: a move then proves no split, so
+ * split detection is off (see `decide()`). Said once at start, for the daemon.
+ */
+function splitWarnings(
+  command: Command,
+  s: Pick<Settings, "failbackDelayMs" | "rise" | "probeIntervalMs">,
+): string[] {
+  const least = (s.rise + 1) * s.probeIntervalMs;
+  if (command !== "run" || s.failbackDelayMs >= least) return [];
+  return [
+    `--failback-delay ${formatDuration(s.failbackDelayMs)} is shorter than (--rise + 1) x ` +
+    `--probe-interval (${formatDuration(least)}): nodes that cannot reach each other are not ` +
+    `told from a NAT that came back briefly, so they are not kept from fighting; use ` +
+    `--failback-delay ${formatDuration(least)} or more`,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1071,3 +1071,19 @@ Deno.test("deriveTimings()", async (t) => {
     assert.deepEqual([fromEnv.requestTimeoutMs, fromEnv.writeTrustMs], [10_000, 60_000]);
   });
 });
+
+Deno.test("parseConfig() warns when a failback delay is too short to tell a split", () => {
+  const base = ["--vpc-id", "vpc-0123abcd"];
+  const warned = (args: string[]) => {
+    const parsed = parseConfig([...base, ...args], {});
+    assert.ok(parsed.ok && parsed.action === "config");
+    return parsed.warnings.filter((w) => w.includes("--failback-delay"));
+  };
+  assert.deepEqual(warned([]), [], "defaults: 30s against (2 + 1) x 600ms");
+  const [line] = warned(["--failback-delay", "1s"]);
+  assert.match(
+    line ?? "",
+    /^--failback-delay 1s is shorter than .*: .*use --failback-delay 1\.8s or more$/,
+  );
+  assert.deepEqual(warned(["--failback-delay", "2s"]), []);
+});

@@ -63,6 +63,7 @@ export interface DecideSettings {
   readonly fall: number;
   readonly rise: number;
   readonly failbackDelayMs: number;
+  readonly probeIntervalMs: number;
   readonly recovery: RecoveryMode;
   readonly recoveryAfterMs: number;
   readonly fallbackNatGateway: FallbackNatGateway | undefined;
@@ -220,7 +221,12 @@ export function decide(input: DecideInput): Decision | Undecided {
   const routes = planRoutes(routeTables, allocations, instances);
   // Only a node that sees itself healthy can judge another node's move: one whose own links
   // are down sees every NAT unhealthy, and the moves made meanwhile are the cure, not a fight.
-  const judging = self === undefined ? offered.length > 0 : healthyIds.has(self);
+  // And only when a move can prove anything: a NAT this node saw down all along may have been
+  // up unseen for about (rise + 1) probe intervals; were a failback to it possible within that
+  // (a failback delay shorter), a table moved to it by a peer would prove no split.
+  const provable = settings.failbackDelayMs >= (settings.rise + 1) * settings.probeIntervalMs;
+  const judging = provable &&
+    (self === undefined ? offered.length > 0 : healthyIds.has(self));
   const fights = judging
     ? findFights(memory, view, now, settings.splitBackoffMs, self)
     : { noticed: [], released: [], healed: [] };

@@ -508,6 +508,16 @@ Deno.test("decide() notices no fight while this node does not see itself healthy
     self: "i-1",
   })));
   assert.deepEqual(seeing.fights.noticed.map((f) => f.routeTableId), ["rtb-1"], "a split");
+  const unprovable = decided(decide(input({
+    tables,
+    health: { "i-2": verdict(false) },
+    memory: { ...memory, previousReadAt: NOW - 5_000 },
+    self: "i-1",
+    // i-2 may have been up unseen for (rise + 1) x 5 s: a failback after 1 s fits in that.
+    settings: { failbackDelayMs: 1_000, probeIntervalMs: 5_000 },
+  })));
+  assert.deepEqual(unprovable.fights.noticed, [], "a move that proves nothing is no fight");
+  assert.deepEqual(unprovable.splits, []);
 });
 
 Deno.test("decide() ends a back-off once the other node's target is healthy here again", () => {

@@ -27,6 +27,7 @@ const SETTINGS: DecideSettings = {
   fall: 2,
   rise: 2,
   failbackDelayMs: 30_000,
+  probeIntervalMs: 1_000,
   recovery: "off",
   recoveryAfterMs: 60_000,
   fallbackNatGateway: undefined,

@@ -81,7 +81,8 @@ export interface Memory {
    * NAT instances this node sees unhealthy but that another node evidently sees healthy — a
    * route table was moved to one (not by this node), or stays on one a read after this node
    * saw it fail — by when that was last seen. Never recovered while listed: the instance is
-   * alive for someone. Forgotten once seen healthy, or `splitBackoffMs` after the last sign.
+   * alive for someone. Forgotten once seen healthy, or when no sign came for the longest
+   * split back-off plus `splitBackoffMs` (a peer that backs off shows itself again by then).
    */
   readonly contested: ReadonlyMap<string, number>;
   /** When the daemon started; `undefined` for `--once` and `status` (no start-up hold). */
@@ -182,7 +183,15 @@ export function rememberDiscovery(
       previousReadAt: memory.readAt,
       routed,
       routedBefore: memory.routed,
-      contested: noteContested(memory, routed, discovery.health, now, settings.splitBackoffMs),
+      // A peer that stopped fighting shows itself again when its back-off ends: the longest
+      // back-off, and one more, is how long the lack of a new sign proves nothing.
+      contested: noteContested(
+        memory,
+        routed,
+        discovery.health,
+        now,
+        MAX_SPLIT_BACKOFF_MS + settings.splitBackoffMs,
+      ),
       written: new Map([...memory.written].filter(([id]) => tables.has(id))),
       fights: new Map(
         [...memory.fights].filter(([id, fight]) =>

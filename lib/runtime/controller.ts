@@ -51,7 +51,6 @@ export interface ControllerSettings extends DecideSettings {
   readonly vpcId: string;
   readonly clusterId: string;
   readonly intervalMs: number;
-  readonly probeIntervalMs: number;
   readonly public: boolean;
   readonly dryRun: boolean;
 }

@@ -283,7 +283,8 @@ Deno.test("a node whose table another node keeps moving to a NAT it cannot reach
   const fake = ec2Of([nat(1, "a"), nat(2, "a")], tables);
   const log = memoryLogger();
   let now = 1_000_000;
-  const c = new Controller({ ...SETTINGS, ec2Election: true }, {
+  // A failback delay long enough for a move to prove a split (see decide()).
+  const c = new Controller({ ...SETTINGS, ec2Election: true, failbackDelayMs: 1000 }, {
     ec2: fake,
     probe: probeWith(new Set(["i-00000002"])),
     log,
