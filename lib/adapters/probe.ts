@@ -15,44 +15,19 @@ export interface ProbeTarget {
 export type Probe = (target: ProbeTarget) => Promise<ProbeResult>;
 
 /** Maps a connect failure to a short, stable cause for logs and metrics. */
-function causeOf(error: unknown, timedOut: boolean): string {
-  if (timedOut) return "timeout";
+function causeOf(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "refused";
   if (error instanceof Deno.errors.NotCapable) return "not_permitted";
   if (error instanceof Deno.errors.ConnectionReset) return "reset";
   return error instanceof Error ? error.name : "error";
 }
 
+type Outcome = { ok: true } | { ok: false; error: string };
+
 /** Why a check cancels its other connects: one shared reason (no exception built per check). */
 const CHECK_OVER = new Error("check over");
-
-/** One TCP connect within `timeoutMs`, closed at once. */
-async function connectOnce(
-  hostname: string,
-  port: number,
-  timeoutMs: number,
-  cancel: AbortSignal,
-): Promise<{ ok: true } | { ok: false; error: string }> {
-  if (cancel.aborted) return { ok: false, error: "cancelled" };
-  const abort = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, timeoutMs);
-  const onCancel = () => abort.abort(CHECK_OVER);
-  cancel.addEventListener("abort", onCancel);
-  try {
-    const conn = await Deno.connect({ hostname, port, signal: abort.signal });
-    conn.close();
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, error: causeOf(error, timedOut) };
-  } finally {
-    clearTimeout(timer);
-    cancel.removeEventListener("abort", onCancel);
-  }
-}
+/** Why a connect is abandoned when its timeout has passed. */
+const TIMED_OUT = new Error("timed out");
 
 /**
  * A probe that connects to `port` with `timeoutMs`; `now` measures latency.
@@ -61,8 +36,9 @@ async function connectOnce(
  * evenly over one timeout (attempt i starts at i × timeout / attempts), each with the full
  * timeout: the check passes at the first connect that succeeds (the others are cancelled) and
  * fails when all of them time out (after about twice the timeout), or when one is refused and
- * the refusals last `refusalWindowMs` (0: at once). Random loss must drop every connect to fail a check (probability loss^attempts),
- * while a dead NAT fails it about as fast as a single connect would.
+ * the refusals last `refusalWindowMs` (0: at once). Random loss must drop every connect to
+ * fail a check (probability loss^attempts), while a dead NAT fails it about as fast as a
+ * single connect would.
  */
 export function createTcpProbe(
   options: {
@@ -80,78 +56,89 @@ export function createTcpProbe(
 ): Probe {
   const now = options.now ?? (() => performance.now());
   const attempts = Math.max(1, options.attempts ?? 1);
-  const staggerMs = options.timeoutMs / attempts;
+  const tickMs = options.timeoutMs / attempts;
   const refusalWindowMs = options.refusalWindowMs ?? 0;
   return async ({ instanceId, address }) => {
     if (address === undefined) {
       return { instanceId, healthy: false, error: "no_address", latencyMs: 0 };
     }
     const started = now();
-    const done = new AbortController();
-    let next: ReturnType<typeof setTimeout> | undefined;
-    const running: Promise<void>[] = [];
-    try {
-      const outcome = await new Promise<{ ok: true } | { ok: false; error: string }>(
-        (resolve) => {
-          let failed = 0;
-          let lastError = "error";
-          const start = () => {
-            running.push(
-              connectOnce(address, options.port, options.timeoutMs, done.signal).then(
-                (result) => {
-                  if (result.ok) return resolve(result);
-                  // A refusal (or any answer but silence) is the NAT's own word, which random
-                  // loss never forges: the check fails at once. Only silence is worth retrying.
-                  if (result.error !== "timeout") return resolve(result);
-                  lastError = result.error;
-                  failed += 1;
-                  if (failed === attempts) resolve({ ok: false, error: lastError });
-                },
-              ),
-            );
-          };
-          // One timer at a time, each starting the next attempt: a check that passes at its
-          // first connect (the steady state) costs one timer, not one per attempt.
-          let started = 0;
-          const startNext = () => {
-            start();
-            started += 1;
-            next = started < attempts ? setTimeout(startNext, staggerMs) : undefined;
-          };
-          startNext();
-        },
-      );
-      if (!outcome.ok && outcome.error !== "timeout" && refusalWindowMs > 0) {
-        // The NAT answered "no": its box is up. Move its tables only if that lasts (a squid
-        // restart, a health port closed by the self-check for good).
-        clearTimeout(next);
-        done.abort(CHECK_OVER);
-        await Promise.all(running);
-        if (await stillRefusing(address, outcome.error)) {
-          return { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
-        }
-        return { instanceId, healthy: true, error: undefined, latencyMs: now() - started };
-      }
-      return outcome.ok
-        ? { instanceId, healthy: true, error: undefined, latencyMs: now() - started }
-        : { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
-    } finally {
-      clearTimeout(next);
-      done.abort(CHECK_OVER); // cancels the connects still in flight; wait for them to settle
-      await Promise.all(running);
+    let outcome = await check(address);
+    if (!outcome.ok && outcome.error !== "timeout" && refusalWindowMs > 0) {
+      // The NAT answered "no": its box is up. Move its tables only if that lasts (a squid
+      // restart, a health port closed by the self-check for good).
+      outcome = await refusedThroughWindow(address, outcome);
     }
+    return outcome.ok
+      ? { instanceId, healthy: true, error: undefined, latencyMs: now() - started }
+      : { instanceId, healthy: false, error: outcome.error, latencyMs: now() - started };
   };
 
-  /** Connects again through the refusal window; `false` as soon as one succeeds. */
-  async function stillRefusing(address: string, _error: string): Promise<boolean> {
+  /**
+   * One check of `address`. Its clock is a single timer ticking every timeout / attempts:
+   * each tick starts the next attempt and abandons the one that started `attempts` ticks
+   * before (its timeout has passed). The timer stops once the check is over, so a check that
+   * passes at its first connect (the steady state) sets one timer and no other: a timer set
+   * and cleared still wakes the process, and on a t4g.nano each wake-up costs CPU credits.
+   */
+  async function check(address: string): Promise<Outcome> {
+    const connects: AbortController[] = [];
+    const settling: Promise<void>[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await new Promise<Outcome>((resolve) => {
+      let over = false;
+      let timedOut = 0;
+      const finish = (result: Outcome) => {
+        if (over) return;
+        over = true;
+        clearTimeout(timer);
+        for (const connect of connects) connect.abort(CHECK_OVER);
+        resolve(result);
+      };
+      const start = () => {
+        const abort = new AbortController();
+        connects.push(abort);
+        settling.push(
+          Deno.connect({ hostname: address, port: options.port, signal: abort.signal }).then(
+            (conn) => {
+              conn.close();
+              finish({ ok: true });
+            },
+            (error) => {
+              if (abort.signal.reason === CHECK_OVER) return;
+              // A refusal (or any answer but silence) is the NAT's own word, which random
+              // loss never forges: the check fails at once. Only silence is worth retrying.
+              if (abort.signal.reason !== TIMED_OUT) {
+                return finish({ ok: false, error: causeOf(error) });
+              }
+              timedOut += 1;
+              if (timedOut === attempts) finish({ ok: false, error: "timeout" });
+            },
+          ),
+        );
+      };
+      let ticks = 0;
+      const tick = () => {
+        ticks += 1;
+        connects[ticks - attempts]?.abort(TIMED_OUT);
+        if (connects.length < attempts) start();
+        if (!over) timer = setTimeout(tick, tickMs);
+      };
+      start();
+      timer = setTimeout(tick, tickMs);
+    });
+    await Promise.all(settling); // every connect has settled: nothing outlives the check
+    return outcome;
+  }
+
+  /** Checks again through the refusal window; passes as soon as one check does. */
+  async function refusedThroughWindow(address: string, refused: Outcome): Promise<Outcome> {
     const until = now() + refusalWindowMs;
-    const never = new AbortController().signal;
     while (now() < until) {
       await new Promise((resolve) => setTimeout(resolve, refusalWindowMs / attempts));
-      const result = await connectOnce(address, options.port, options.timeoutMs, never);
-      if (result.ok) return false;
+      if ((await check(address)).ok) return { ok: true };
     }
-    return true;
+    return refused;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createTcpProbe } from "./probe.ts";
+import { NatListener } from "../../tests/sim/nat.ts";
 
 Deno.test("createTcpProbe() with staggered attempts", async (t) => {
   await t.step(
@@ -34,6 +35,27 @@ Deno.test("createTcpProbe() with staggered attempts", async (t) => {
     assert.equal(result.error, "refused");
     assert.ok(result.latencyMs < 500, `failed after ${result.latencyMs}ms`);
   });
+
+  await t.step(
+    "a silent port fails once every attempt has had its full timeout, and leaves nothing open",
+    async () => {
+      const nat = new NatListener(["127.0.0.1"], 0);
+      try {
+        await nat.setMode("silent");
+        const probe = createTcpProbe({ port: nat.port, timeoutMs: 120, attempts: 4 });
+        const result = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+        assert.equal(result.healthy, false);
+        assert.equal(result.error, "timeout");
+        // The last attempt starts at 3 × 30 ms and is abandoned 120 ms later.
+        assert.ok(result.latencyMs >= 200, `failed after ${result.latencyMs}ms, not at 210`);
+        await nat.setMode("up");
+        const again = await probe({ instanceId: "i-1", address: "127.0.0.1" });
+        assert.equal(again.healthy, true, `up again: ${again.error}`);
+      } finally {
+        await nat.close();
+      }
+    },
+  );
 
   await t.step("no address fails without a connect", async () => {
     const probe = createTcpProbe({ port: 1, timeoutMs: 100, attempts: 3 });

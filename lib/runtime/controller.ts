@@ -37,7 +37,6 @@ import {
 } from "../core/memory.ts";
 import { applyRouteChanges, EMPTY_PLAN, isEmptyPlan, type Plan } from "../core/plan.ts";
 import type { NatInstance, ProbeResult, RouteChange, RouteTable, Skipped } from "../model.ts";
-import { interfaceOwners, routeInstanceId } from "../core/allocate.ts";
 import {
   checkFallbackGateways,
   fallbackGatewayIds,
@@ -324,7 +323,7 @@ export class Controller {
       const period = this.#view && needsConfirmation(this.#view.health, instanceId)
         ? this.settings.probeIntervalMs / 2
         : this.settings.probeIntervalMs;
-      await clock.sleep(started + period - clock.now(), signal);
+      await clock.sleep(nextBeat(started, period) - clock.now(), signal);
     }
   }
 
@@ -611,3 +610,14 @@ const EMPTY_OUTCOME: CycleOutcome = {
   result: undefined,
   ok: false,
 };
+
+/**
+ * When a probe loop whose check started at `started` checks next: the multiple of `period`
+ * (the probe interval, or half of it) nearest to `started + period`. Every loop of the process
+ * beats on that one grid, so a single timer wakes the process for all its NATs' checks: on a
+ * t4g.nano each wake-up costs CPU credits, whatever work it does (issue 14). A loop that
+ * starts off the grid joins it within half a period; a timer a little early or late keeps it.
+ */
+export function nextBeat(started: number, period: number): number {
+  return Math.round(started / period + 1) * period;
+}
