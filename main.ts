@@ -341,7 +341,7 @@ async function route(
     }
     const drainWatch = identity
       ? runDrainWatch({
-        notices: () => metadata.notices(),
+        notices: metadata,
         ec2,
         log,
         clock: realClock,

@@ -175,6 +175,8 @@ Deno.test("a spot interruption notice and an Auto Scaling termination drain the 
   const [a1, a2, b1] = natIds as [string, string, string];
   let routers: RouterProcess[] = [];
   try {
+    vpc.imds(b1).lifeCycle = "spot"; // a spot instance, known to its router from the start
+    vpc.imds(a1).lifecycleState = "InService"; // in an Auto Scaling group from the start
     routers = startFleet(vpc);
     await waitUntilRouted("the fleet has converged", vpc, natIds);
 
@@ -190,7 +192,6 @@ Deno.test("a spot interruption notice and an Auto Scaling termination drain the 
     await t.step(
       "target-lifecycle-state Terminated on a1 (the leader): a2 takes over",
       async () => {
-        vpc.imds(a1).lifecycleState = "InService";
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         assert.equal(vpc.ec2.instance(a1)!.tags[TAG_DRAINING], undefined, "InService is no notice");
         vpc.imds(a1).lifecycleState = "Terminated";

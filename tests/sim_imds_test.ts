@@ -109,6 +109,7 @@ Deno.test("the metadata service serves every path the router reads", async (t) =
     ["/latest/meta-data/placement/region", "eu-west-1"],
     ["/latest/meta-data/local-ipv4", privateIp],
     ["/latest/meta-data/iam/security-credentials/", "aws-nat-router"],
+    ["/latest/meta-data/instance-life-cycle", "on-demand"],
   ];
   for (const [path, expected] of cases) {
     await t.step(`${path} is ${expected}`, async () => {
@@ -146,6 +147,30 @@ Deno.test("the metadata service serves every path the router reads", async (t) =
     assert.equal(document.region, "eu-west-1");
     assert.equal(document.privateIp, privateIp);
     assert.equal(document.accountId, "123456789012");
+  });
+
+  await t.step("a spot interruption shows on a spot instance only", async () => {
+    const path = "/latest/meta-data/spot/instance-action";
+    imds.spotInstanceAction = { action: "terminate", time: Date.UTC(2026, 11, 2, 12, 0, 0) };
+    assert.equal((await get(endpoint, path, value)).status, 404, "on-demand: never");
+    imds.lifeCycle = "spot";
+    assert.equal(
+      (await get(endpoint, "/latest/meta-data/instance-life-cycle", value)).body,
+      "spot",
+    );
+    assert.deepEqual(await get(endpoint, path, value), {
+      status: 200,
+      body: '{"action":"terminate","time":"2026-12-02T12:00:00Z"}',
+    });
+    imds.spotInstanceAction = undefined;
+    assert.equal((await get(endpoint, path, value)).status, 404, "none scheduled");
+  });
+
+  await t.step("the Auto Scaling state is 404 outside a group", async () => {
+    const path = "/latest/meta-data/autoscaling/target-lifecycle-state";
+    assert.equal((await get(endpoint, path, value)).status, 404);
+    imds.lifecycleState = "InService";
+    assert.deepEqual(await get(endpoint, path, value), { status: 200, body: "InService" });
   });
 
   await t.step("an unknown path is 404", async () => {

@@ -34,11 +34,22 @@ export interface Metadata {
 /** The metadata service's planned-departure notices (issue 13). */
 export interface NoticeSource {
   /**
-   * The planned-departure notices, one attempt each: the spot `instance-action` document and
-   * the Auto Scaling `target-lifecycle-state`; `undefined` where the service answers 404 (none
-   * scheduled, not in a group).
+   * The instance's `instance-life-cycle` (its purchasing option: `spot`, `on-demand`, ...), one
+   * attempt; `undefined` where the service answers 404.
    */
-  notices(): Promise<Notices>;
+  lifeCycle(): Promise<string | undefined>;
+  /**
+   * The notices `ask` names, one attempt each, concurrently: the spot `instance-action`
+   * document and the Auto Scaling `target-lifecycle-state`; `undefined` where not asked or
+   * where the service answers 404 (none scheduled, not in a group).
+   */
+  notices(ask: NoticeAsk): Promise<Notices>;
+}
+
+/** Which notices to read. */
+export interface NoticeAsk {
+  readonly spot: boolean;
+  readonly autoScaling: boolean;
 }
 
 export interface Notices {
@@ -179,10 +190,15 @@ export function createMetadata(options: MetadataOptions): Metadata & NoticeSourc
     async region() {
       return (await get("/latest/meta-data/placement/region")).trim();
     },
-    async notices() {
+    async lifeCycle() {
+      return (await optional("/latest/meta-data/instance-life-cycle"))?.trim();
+    },
+    async notices(ask) {
       const [spotInstanceAction, lifecycleState] = await Promise.all([
-        optional("/latest/meta-data/spot/instance-action"),
-        optional("/latest/meta-data/autoscaling/target-lifecycle-state"),
+        ask.spot ? optional("/latest/meta-data/spot/instance-action") : undefined,
+        ask.autoScaling
+          ? optional("/latest/meta-data/autoscaling/target-lifecycle-state")
+          : undefined,
       ]);
       return { spotInstanceAction, lifecycleState };
     },

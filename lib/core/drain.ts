@@ -14,6 +14,16 @@ export const DRAIN_MARK_TTL_MS = 60 * 60_000;
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** How often a daemon reads the spot and Auto Scaling notices from the metadata service. */
 export const NOTICE_POLL_MS = 1_000;
+/**
+ * How long a node that is in no Auto Scaling group waits before it asks again whether it is
+ * in one now (an instance attached to a group later, `AttachInstances`).
+ */
+export const GROUP_RECHECK_MS = 60_000;
+/**
+ * How often the watch looks at its own mark when no notice can come (an on-demand instance
+ * in no Auto Scaling group): a mark from before a reboot is cleared this much later at most.
+ */
+export const IDLE_WATCH_MS = 5_000;
 /** How long `drain` waits for EC2 to show no route table on the node any more. */
 export const DRAIN_TIMEOUT_MS = 30_000;
 
@@ -108,6 +118,41 @@ export function noticeReason(
   }
   if (lifecycleState?.trim() === "Terminated") return "asg_termination";
   return undefined;
+}
+
+/** What the drain watch knows of its own instance, to ask only for notices it can get. */
+export interface NoticeState {
+  /** `instance-life-cycle` (`spot`, `on-demand`, ...); `undefined` while unknown. */
+  readonly lifeCycle: string | undefined;
+  /**
+   * When `target-lifecycle-state` last answered 404 (the instance is in no Auto Scaling
+   * group); `undefined` when it answered, or was not asked yet.
+   */
+  readonly outsideGroupAt: number | undefined;
+}
+
+/**
+ * Which notices to read at `now`. Each read costs a wake-up and two HTTP exchanges a second,
+ * a fifth of the daemon's CPU on a t4g.nano (issue 14), so only what can come is asked: a
+ * spot interruption only on a spot instance (or while that is unknown); an Auto Scaling
+ * state every poll in a group, and once every `GROUP_RECHECK_MS` outside one.
+ */
+export function noticesToAsk(
+  state: NoticeState,
+  now: number,
+): { spot: boolean; autoScaling: boolean } {
+  return {
+    spot: state.lifeCycle === undefined || state.lifeCycle === "spot",
+    autoScaling: state.outsideGroupAt === undefined ||
+      now - state.outsideGroupAt >= GROUP_RECHECK_MS,
+  };
+}
+
+/** How long the watch sleeps: `NOTICE_POLL_MS` where a notice can come, else `IDLE_WATCH_MS`. */
+export function watchPollMs(state: NoticeState): number {
+  const noticeCanCome = state.lifeCycle === undefined || state.lifeCycle === "spot" ||
+    state.outsideGroupAt === undefined;
+  return noticeCanCome ? NOTICE_POLL_MS : IDLE_WATCH_MS;
 }
 
 /** The `action` of a spot instance-action document (`terminate`, `stop`, `hibernate`). */

@@ -13,7 +13,7 @@ import type { Clock } from "../adapters/clock.ts";
 import type { ClusterQuery, DrainingMark, Ec2, NatGatewayReader } from "../adapters/ec2.ts";
 import { toEc2Error } from "../adapters/ec2.ts";
 import type { Logger } from "../adapters/log.ts";
-import type { Notices } from "../adapters/metadata.ts";
+import type { NoticeSource } from "../adapters/metadata.ts";
 import type { Probe } from "../adapters/probe.ts";
 import {
   clearsOwnMark,
@@ -21,9 +21,11 @@ import {
   drainingTagValue,
   type DrainReason,
   isDraining,
-  NOTICE_POLL_MS,
   noticeReason,
+  type NoticeState,
+  noticesToAsk,
   tablesOn,
+  watchPollMs,
 } from "../core/drain.ts";
 import type { NatInstance } from "../model.ts";
 import { Controller, type ControllerSettings } from "./controller.ts";
@@ -174,7 +176,7 @@ export async function undrain(
 }
 
 export interface DrainWatchDeps {
-  readonly notices: () => Promise<Notices>;
+  readonly notices: NoticeSource;
   readonly ec2: DrainingMark;
   readonly log: Logger;
   readonly clock: Clock;
@@ -190,7 +192,8 @@ export interface DrainWatchDeps {
 }
 
 /**
- * The daemon's watch over its own departure, every `NOTICE_POLL_MS` until `signal` aborts:
+ * The daemon's watch over its own departure, every `NOTICE_POLL_MS` (every `IDLE_WATCH_MS`
+ * where no notice can come: `watchPollMs`) until `signal` aborts:
  * a spot interruption or Auto Scaling termination notice marks this node draining and
  * reconciles at once (the node then writes its own tables away); a mark set before this boot
  * is cleared once the node is healthy again (tables come back by the failback rules).
@@ -199,6 +202,8 @@ export async function runDrainWatch(deps: DrainWatchDeps, signal: AbortSignal): 
   const { ec2, log, clock, self } = deps;
   let noticed: DrainReason | undefined;
   let noticeError: string | undefined;
+  let known: NoticeState = { lifeCycle: undefined, outsideGroupAt: undefined };
+  let lifeCycleRead = false;
   while (!signal.aborted) {
     const own = deps.own();
     const now = clock.now();
@@ -226,7 +231,18 @@ export async function runDrainWatch(deps: DrainWatchDeps, signal: AbortSignal): 
     }
     if (noticed === undefined) {
       try {
-        const notices = await deps.notices();
+        if (!lifeCycleRead) {
+          known = { ...known, lifeCycle: await deps.notices.lifeCycle() };
+          lifeCycleRead = true;
+        }
+        const ask = noticesToAsk(known, now);
+        const notices = await deps.notices.notices(ask);
+        if (ask.autoScaling) {
+          known = {
+            ...known,
+            outsideGroupAt: notices.lifecycleState === undefined ? now : undefined,
+          };
+        }
         noticeError = undefined;
         const reason = noticeReason(notices.spotInstanceAction, notices.lifecycleState);
         if (reason !== undefined) {
@@ -243,7 +259,7 @@ export async function runDrainWatch(deps: DrainWatchDeps, signal: AbortSignal): 
         noticeError = text;
       }
     }
-    await clock.sleep(NOTICE_POLL_MS, signal);
+    await clock.sleep(watchPollMs(known), signal);
   }
 }
 

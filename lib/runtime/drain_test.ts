@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Clock } from "../adapters/clock.ts";
 import { createLogger } from "../adapters/log.ts";
-import type { Notices } from "../adapters/metadata.ts";
+import type { NoticeAsk, Notices } from "../adapters/metadata.ts";
 import { runDrainWatch } from "./drain.ts";
 import { createRouterMetrics } from "./metrics.ts";
 import { natInstance } from "../../tests/fixtures.ts";
@@ -16,6 +16,10 @@ const BOOT = Date.parse("2026-12-01T12:00:00Z");
 interface World {
   now: number;
   notices: Notices | Error;
+  /** `instance-life-cycle`; the default world is a spot instance. */
+  lifeCycle: string | undefined;
+  /** What each poll asked for: `s` spot, `a` Auto Scaling, `-` nothing. */
+  asked: string[];
   mark: number | undefined;
   healthy: boolean | undefined;
   calls: string[];
@@ -36,10 +40,17 @@ async function watch(world: World, rounds: number): Promise<void> {
   };
   const log = createLogger({ level: "debug", write: (line: string) => world.lines.push(line) });
   await runDrainWatch({
-    notices: () =>
-      world.notices instanceof Error
-        ? Promise.reject(world.notices)
-        : Promise.resolve(world.notices),
+    notices: {
+      lifeCycle: () => Promise.resolve(world.lifeCycle),
+      notices: (ask: NoticeAsk) => {
+        world.asked.push(`${ask.spot ? "s" : ""}${ask.autoScaling ? "a" : ""}` || "-");
+        if (world.notices instanceof Error) return Promise.reject(world.notices);
+        return Promise.resolve({
+          spotInstanceAction: ask.spot ? world.notices.spotInstanceAction : undefined,
+          lifecycleState: ask.autoScaling ? world.notices.lifecycleState : undefined,
+        });
+      },
+    },
     ec2: {
       markDraining: (id, value) => {
         world.calls.push(`mark ${id} ${value}`);
@@ -68,6 +79,8 @@ function world(fields: Partial<World> = {}): World {
   return {
     now: BOOT + 60_000,
     notices: { spotInstanceAction: undefined, lifecycleState: undefined },
+    lifeCycle: "spot",
+    asked: [],
     mark: undefined,
     healthy: true,
     calls: [],
@@ -125,6 +138,51 @@ Deno.test("runDrainWatch()", async (t) => {
     const w = world({ mark: BOOT + 1000 });
     await watch(w, 3);
     assert.deepEqual(w.calls, []);
+  });
+
+  await t.step(
+    "a spot instance in an Auto Scaling group reads both notices every poll",
+    async () => {
+      const w = world({ notices: { spotInstanceAction: undefined, lifecycleState: "InService" } });
+      await watch(w, 3);
+      assert.deepEqual(w.asked, ["sa", "sa", "sa"]);
+    },
+  );
+
+  await t.step(
+    "an on-demand instance never reads the spot notice; outside a group it asks once a minute",
+    async () => {
+      const w = world({ lifeCycle: "on-demand" });
+      await watch(w, 14); // 14 polls: at 0 s, then every 5 s (nothing can come meanwhile)
+      assert.deepEqual(w.asked.map((a, i) => `${i * 5}s:${a}`).filter((a) => !a.endsWith("-")), [
+        "0s:a",
+        "60s:a",
+      ]);
+      assert.ok(w.asked.every((a) => !a.includes("s")));
+    },
+  );
+
+  await t.step("an instance attached to a group later is seen within a minute", async () => {
+    const w = world({ lifeCycle: "on-demand" });
+    const start = w.now;
+    Object.defineProperty(w, "notices", { // attached at +10 s, terminated by the group at +30 s
+      get: () => ({
+        spotInstanceAction: undefined,
+        lifecycleState: w.now - start < 10_000
+          ? undefined
+          : w.now - start < 30_000
+          ? "InService"
+          : "Terminated",
+      }),
+    });
+    await watch(w, 62);
+    assert.deepEqual(w.calls, ["mark i-1 2026-12-01T12:02:00Z", "refresh"]);
+  });
+
+  await t.step("an unknown purchasing option reads the spot notice (the safe side)", async () => {
+    const w = world({ lifeCycle: undefined });
+    await watch(w, 2);
+    assert.ok(w.asked.every((a) => a.startsWith("s")), w.asked.join());
   });
 
   await t.step("a metadata service that fails is logged once, not once per poll", async () => {

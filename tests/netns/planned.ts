@@ -105,7 +105,7 @@ export async function plannedMove(
 
 /**
  * Undoes a planned departure so the next trial starts from the zone allocation: the notices
- * go, an instance that shut down boots again (its router clears its own mark once healthy),
+ * go (the group's state is `InService` again), an instance that shut down boots again (its router clears its own mark once healthy),
  * any other mark is removed with `undrain`; then waits for the zone allocation.
  */
 export async function undoPlanned(
@@ -116,7 +116,7 @@ export async function undoPlanned(
 ): Promise<void> {
   const nat = world.nat(instanceId);
   nat.imds.spotInstanceAction = undefined;
-  nat.imds.lifecycleState = undefined;
+  nat.imds.lifecycleState = "InService";
   if (kind === "shutdown") {
     await world.boot(instanceId);
   } else {

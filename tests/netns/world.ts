@@ -238,11 +238,19 @@ export class NetWorld {
           privateIp,
           publicIp,
           launchTime: firstLaunch + index * 60_000,
-          tags: { [TAG_CLUSTER_ID]: this.clusterId, [TAG_ZONE]: zone },
+          // Spot instances, each in its zone's Auto Scaling group, as many fleets run them:
+          // their routers read both planned-departure notices every second.
+          tags: {
+            [TAG_CLUSTER_ID]: this.clusterId,
+            [TAG_ZONE]: zone,
+            "aws:autoscaling:groupName": `nat-${zone}`,
+          },
           sourceDestCheck: this.#options.sourceDestCheck ?? false,
           interfaces: this.#options.natInterfaces ?? 1,
         });
         const imds = new ImdsServer({ instanceId, zone, region: this.region, privateIp });
+        imds.lifeCycle = "spot";
+        imds.lifecycleState = "InService";
         sockets.set(index, this.#relayTo(imds.endpoint, `imds${index}`));
         const ns = this.ns(`nat${index}`);
         this.nats.push({
@@ -316,7 +324,13 @@ export class NetWorld {
         const routeTableId = this.sim.addRouteTable({
           vpcId: this.vpcId,
           subnetIds: [subnetId],
-          tags: { [TAG_CLUSTER_ID]: this.clusterId, [TAG_ZONE]: zone },
+          // Spot instances, each in its zone's Auto Scaling group, as many fleets run them:
+          // their routers read both planned-departure notices every second.
+          tags: {
+            [TAG_CLUSTER_ID]: this.clusterId,
+            [TAG_ZONE]: zone,
+            "aws:autoscaling:groupName": `nat-${zone}`,
+          },
         });
         const ip = `198.19.${s}.10`;
         const ns = await this.#addNamespace(name);

@@ -2,9 +2,10 @@
  * @module A simulated instance metadata service (IMDSv2 only) for one instance, on
  * 127.0.0.1. `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds` (1–21600)
  * returns a token; every GET needs a valid, unexpired `X-aws-ec2-metadata-token` (else 401).
- * Serves the instance id, zone, region, local IPv4, the role name and its credentials, and the
- * identity document, and the planned-departure notices: `spot/instance-action` (404 until a
- * spot interruption is scheduled, then JSON `{"action","time"}`) and
+ * Serves the instance id, zone, region, local IPv4, `instance-life-cycle` (its purchasing
+ * option), the role name and its credentials, and the identity document, and the
+ * planned-departure notices: `spot/instance-action` (on a spot instance only: 404 until a spot
+ * interruption is scheduled, then JSON `{"action","time"}`) and
  * `autoscaling/target-lifecycle-state` (404 outside an Auto Scaling group, else the state).
  * Controls: down/up (connections refused), added latency, refusing tokens (403), replacing
  * the role credentials, the two notices, and a request log.
@@ -46,6 +47,7 @@ const META_DATA_LISTING = [
   "ami-id",
   "iam/",
   "instance-id",
+  "instance-life-cycle",
   "instance-type",
   "local-ipv4",
   "placement/",
@@ -76,7 +78,12 @@ export class ImdsServer {
   latencyMs = 0;
   /** When true, `PUT /latest/api/token` answers 403. */
   refuseTokens = false;
-  /** A scheduled spot interruption (`spot/instance-action`), or `undefined` (404). */
+  /** The purchasing option, `instance-life-cycle`: `on-demand` or `spot`. */
+  lifeCycle: "on-demand" | "spot" = "on-demand";
+  /**
+   * A scheduled spot interruption (`spot/instance-action`), or `undefined` (404). As on EC2,
+   * only a spot instance shows it.
+   */
   spotInstanceAction: { action: "terminate" | "stop" | "hibernate"; time: number } | undefined;
   /** The Auto Scaling target lifecycle state (`InService`, `Terminated`, ...), or 404. */
   lifecycleState: string | undefined;
@@ -177,10 +184,13 @@ export class ImdsServer {
       "placement/availability-zone": o.zone,
       "placement/region": o.region,
       "iam/security-credentials/": role ?? undefined,
-      "spot/instance-action": this.spotInstanceAction === undefined ? undefined : JSON.stringify({
-        action: this.spotInstanceAction.action,
-        time: isoSeconds(this.spotInstanceAction.time),
-      }),
+      "instance-life-cycle": this.lifeCycle,
+      "spot/instance-action": this.spotInstanceAction === undefined || this.lifeCycle !== "spot"
+        ? undefined
+        : JSON.stringify({
+          action: this.spotInstanceAction.action,
+          time: isoSeconds(this.spotInstanceAction.time),
+        }),
       "autoscaling/target-lifecycle-state": this.lifecycleState,
     };
     if (path.startsWith("/latest/meta-data/")) {
