@@ -12,8 +12,11 @@
  *   window, extrapolated to an hour.
  * - Daemon, 20 NATs / 200 tables: the same, with 3 routers (the leader and two followers; a
  *   node's cost does not depend on how many other nodes run a router).
+ * - Daemon, 3 NATs / 6 tables as spot instances in Auto Scaling groups: the same CPU and EC2
+ *   figures with both planned-departure notices read every second (no target).
+ * These CPU windows run first and one at a time, so no other measurement loads the machine.
  * - `status`: the real program, sampled from spawn to exit (peak: its VmHWM).
- * - Long run: `footprint_daemon.ts` (the daemon's composition with its sleeps sped up) for
+ * - Long run: `footprint_daemon.ts` (the daemon's composition, the wait between cycles cut) for
  *   10,000 cycles while one NAT fails and recovers every 30 s, memory at 10 / 1,000 / 10,000.
  * - Release binaries: `deno task compile` with `DENORT_BIN` (this Deno) as the base.
  * Start-up time (spawn to `router.ready`) is `runStartup`.
@@ -439,10 +442,51 @@ export async function runFootprint(options: FootprintOptions): Promise<Row[]> {
   };
   const v8 = { v8Flags: [...V8_FLAGS] };
 
-  // The long run takes minutes: it runs while the other measurements do.
+  const small = await guarded("3 NATs / 6 tables", async () => {
+    const vpc = await SimVpc.standard();
+    try {
+      const fleet = await fleetCost("3 NATs/6 tables", vpc, [0, 1, 2], {
+        ...options,
+        sampleStart: true,
+      });
+      const status = await statusMemory(vpc, 3);
+      return { fleet, status };
+    } finally {
+      await vpc.close();
+    }
+  });
+  const large = await guarded("20 NATs / 200 tables", async () => {
+    const vpc = await SimVpc.standard({ zoneCount: 4, zones: [5, 5, 5, 5], tablesPerZone: 50 });
+    try {
+      return await fleetCost("20 NATs/200 tables", vpc, [0, 1, 19], {
+        ...options,
+        sampleStart: false,
+      });
+    } finally {
+      await vpc.close();
+    }
+  });
+  // The same small fleet as spot instances in Auto Scaling groups: every node then reads both
+  // planned-departure notices from its metadata service every second.
+  const spot = await guarded("3 NATs / 6 tables, spot in Auto Scaling groups", async () => {
+    const vpc = await SimVpc.standard();
+    try {
+      for (const id of vpc.fleet.natIds) {
+        vpc.imds(id).lifeCycle = "spot";
+        vpc.imds(id).lifecycleState = "InService";
+      }
+      return await fleetCost("3 NATs/6 tables, spot in Auto Scaling groups", vpc, [0, 1, 2], {
+        ...options,
+        sampleStart: false,
+      });
+    } finally {
+      await vpc.close();
+    }
+  });
+  // CPU first, on a quiet machine; the long run (minutes) then runs while the memory-only
+  // measurements do.
   progress(`footprint: long run of ${options.cycles} cycles started (in the background)`);
   const long = guarded("long run", () => longRun(options));
-
   const floors = await guarded("floor", async () => ({
     bare: await floor("bare"),
     sdk: await floor("sdk"),
@@ -468,30 +512,6 @@ export async function runFootprint(options: FootprintOptions): Promise<Row[]> {
     );
   }
 
-  const small = await guarded("3 NATs / 6 tables", async () => {
-    const vpc = await SimVpc.standard();
-    try {
-      const fleet = await fleetCost("3 NATs/6 tables", vpc, [0, 1, 2], {
-        ...options,
-        sampleStart: true,
-      });
-      const status = await statusMemory(vpc, 3);
-      return { fleet, status };
-    } finally {
-      await vpc.close();
-    }
-  });
-  const large = await guarded("20 NATs / 200 tables", async () => {
-    const vpc = await SimVpc.standard({ zoneCount: 4, zones: [5, 5, 5, 5], tablesPerZone: 50 });
-    try {
-      return await fleetCost("20 NATs/200 tables", vpc, [0, 1, 19], {
-        ...options,
-        sampleStart: false,
-      });
-    } finally {
-      await vpc.close();
-    }
-  });
   if (small) {
     const start = small.fleet.leaderStart;
     if (start) {
@@ -514,7 +534,7 @@ export async function runFootprint(options: FootprintOptions): Promise<Row[]> {
     });
     add("status peak RSS anon", "MB", small.status.map((s) => s.peakAnonMb));
   }
-  for (const [result, limit] of [[small?.fleet, 0.5], [large, 2]] as const) {
+  for (const [result, limit] of [[small?.fleet, 0.5], [large, 2], [spot, undefined]] as const) {
     if (!result) continue;
     const { nodes, label } = result;
     const extra = { ...result, leaderStart: undefined, ...v8 };
@@ -557,7 +577,8 @@ export async function runFootprint(options: FootprintOptions): Promise<Row[]> {
         failures: p.failures,
       })),
       churn: "natIds[2] refusing/up every 15 s",
-      driver: "footprint_daemon.ts: main.ts's composition, sleeps 200 times shorter",
+      driver:
+        "footprint_daemon.ts: main.ts's composition, the wait between cycles 200 times shorter",
       ...v8,
     };
     if (first) add("long run: RSS anon after 10 cycles", "MB", [mb(first.rssAnon)]);
