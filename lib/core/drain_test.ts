@@ -5,36 +5,39 @@
  * its expiry; the metadata notices; when a node that came back clears its own mark.
  */
 import assert from "node:assert/strict";
-import { instanceHealth, natInstance, routeTable, writtenRoute } from "../../tests/fixtures.ts";
+import {
+  decideSettings,
+  instanceHealth,
+  natInstance,
+  routeTable,
+  writtenRoute,
+} from "../../tests/fixtures.ts";
 import type { NatInstance, RouteTable } from "../model.ts";
 import { decide, type DecideSettings, type Decision } from "./decide.ts";
 import {
   clearsOwnMark,
   DRAIN_MARK_TTL_MS,
   drainingTagValue,
+  GROUP_RECHECK_MS,
+  IDLE_WATCH_MS,
   isDraining,
   markCounts,
+  NOTICE_POLL_MS,
   noticeReason,
+  noticesToAsk,
   parseDrainingTag,
   tablesOn,
+  watchPollMs,
 } from "./drain.ts";
 import { freshMemory } from "./memory.ts";
 import { formatStatusTable, statusReport } from "./status.ts";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
-const SETTINGS: DecideSettings = {
+const SETTINGS = decideSettings({
   ec2Election: true,
-  fall: 2,
-  rise: 2,
-  failbackDelayMs: 30_000,
-  probeIntervalMs: 1_000,
-  recovery: "off",
-  recoveryAfterMs: 60_000,
-  fallbackNatGateway: undefined,
-  writeTrustMs: 10_000,
   splitBackoffMs: 30_000,
   successionMs: 15_000,
-};
+});
 
 function nat(n: number, zone: string, drainingSince?: number): NatInstance {
   return natInstance(`i-${n}`, {
@@ -249,4 +252,27 @@ Deno.test("status shows a draining NAT as draining", () => {
     "i-2:healthy",
   ]);
   assert.match(formatStatusTable(report), /i-1 .*draining/);
+});
+
+Deno.test("noticesToAsk() and watchPollMs() ask only for notices that can come", () => {
+  const at = NOW;
+  const unknown = { lifeCycle: undefined, outsideGroupAt: undefined };
+  assert.deepEqual(noticesToAsk(unknown, at), { spot: true, autoScaling: true });
+  assert.equal(watchPollMs(unknown), NOTICE_POLL_MS);
+  const onDemandOutside = { lifeCycle: "on-demand", outsideGroupAt: at };
+  assert.deepEqual(noticesToAsk(onDemandOutside, at + GROUP_RECHECK_MS - 1), {
+    spot: false,
+    autoScaling: false,
+  });
+  assert.deepEqual(noticesToAsk(onDemandOutside, at + GROUP_RECHECK_MS), {
+    spot: false,
+    autoScaling: true,
+  });
+  assert.equal(watchPollMs(onDemandOutside), IDLE_WATCH_MS);
+  const spotOutside = { lifeCycle: "spot", outsideGroupAt: at };
+  assert.deepEqual(noticesToAsk(spotOutside, at + 1), { spot: true, autoScaling: false });
+  assert.equal(watchPollMs(spotOutside), NOTICE_POLL_MS);
+  const onDemandInGroup = { lifeCycle: "on-demand", outsideGroupAt: undefined };
+  assert.deepEqual(noticesToAsk(onDemandInGroup, at), { spot: false, autoScaling: true });
+  assert.equal(watchPollMs(onDemandInGroup), NOTICE_POLL_MS);
 });
