@@ -7,6 +7,7 @@ import {
   type HealthState,
   type HealthTransition,
   needsConfirmation,
+  nextBeat,
   nextSettleTime,
   observe,
   retain,
@@ -296,4 +297,26 @@ Deno.test("nextSettleTime()", async (t) => {
     const { state } = run([[ok("i-a"), fail("i-b")]], options);
     assert.equal(nextSettleTime(state, 0, options), undefined);
   });
+});
+
+Deno.test("nextBeat() puts every probe loop on one grid of the probe interval", () => {
+  // On the grid, a loop keeps its period; a timer a little early or late keeps the beat.
+  assert.equal(nextBeat(6_000, 600), 6_600);
+  assert.equal(nextBeat(5_999, 600), 6_600);
+  assert.equal(nextBeat(6_004, 600), 6_600);
+  // Loops that started apart (new NATs found at different reads) meet on the same beats.
+  const beats = (start: number) => {
+    const at = [start];
+    while (at.length < 4) at.push(nextBeat(at.at(-1)!, 600));
+    return at.slice(1);
+  };
+  assert.deepEqual(beats(6_130), [6_600, 7_200, 7_800]);
+  assert.deepEqual(beats(6_410), [7_200, 7_800, 8_400]);
+  // Joining the grid never checks sooner than half a period, nor later than one and a half.
+  for (const start of [6_001, 6_299, 6_300, 6_599]) {
+    const gap = nextBeat(start, 600) - start;
+    assert.ok(gap >= 300 && gap <= 900, `${start} → ${gap} ms`);
+  }
+  // The half period of a verdict waiting for confirmation beats on the same grid.
+  assert.equal(nextBeat(6_600, 300), 6_900);
 });

@@ -23,6 +23,7 @@ import {
   allDecided,
   type HealthOptions,
   needsConfirmation,
+  nextBeat,
   observe,
   retain,
 } from "../core/health.ts";
@@ -610,14 +611,3 @@ const EMPTY_OUTCOME: CycleOutcome = {
   result: undefined,
   ok: false,
 };
-
-/**
- * When a probe loop whose check started at `started` checks next: the multiple of `period`
- * (the probe interval, or half of it) nearest to `started + period`. Every loop of the process
- * beats on that one grid, so a single timer wakes the process for all its NATs' checks: on a
- * t4g.nano each wake-up costs CPU credits, whatever work it does (issue 14). A loop that
- * starts off the grid joins it within half a period; a timer a little early or late keeps it.
- */
-export function nextBeat(started: number, period: number): number {
-  return Math.round(started / period + 1) * period;
-}
