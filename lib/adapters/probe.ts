@@ -117,15 +117,19 @@ export function createTcpProbe(
           ),
         );
       };
+      // Ticks are due at fixed times from the start, so timer lateness does not add up.
+      const began = performance.now();
       let ticks = 0;
+      const next = () =>
+        setTimeout(tick, Math.max(0, began + (ticks + 1) * tickMs - performance.now()));
       const tick = () => {
         ticks += 1;
         connects[ticks - attempts]?.abort(TIMED_OUT);
         if (connects.length < attempts) start();
-        if (!over) timer = setTimeout(tick, tickMs);
+        if (!over) timer = next();
       };
       start();
-      timer = setTimeout(tick, tickMs);
+      timer = next();
     });
     await Promise.all(settling); // every connect has settled: nothing outlives the check
     return outcome;
