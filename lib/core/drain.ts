@@ -142,7 +142,7 @@ export function noticesToAsk(
   now: number,
 ): { spot: boolean; autoScaling: boolean } {
   return {
-    spot: state.lifeCycle === undefined || state.lifeCycle === "spot",
+    spot: maybeSpot(state),
     autoScaling: state.outsideGroupAt === undefined ||
       now - state.outsideGroupAt >= GROUP_RECHECK_MS,
   };
@@ -150,9 +150,12 @@ export function noticesToAsk(
 
 /** How long the watch sleeps: `NOTICE_POLL_MS` where a notice can come, else `IDLE_WATCH_MS`. */
 export function watchPollMs(state: NoticeState): number {
-  const noticeCanCome = state.lifeCycle === undefined || state.lifeCycle === "spot" ||
-    state.outsideGroupAt === undefined;
-  return noticeCanCome ? NOTICE_POLL_MS : IDLE_WATCH_MS;
+  return maybeSpot(state) || state.outsideGroupAt === undefined ? NOTICE_POLL_MS : IDLE_WATCH_MS;
+}
+
+/** A spot instance, or one whose purchasing option is not known yet (the safe side). */
+function maybeSpot(state: NoticeState): boolean {
+  return state.lifeCycle === undefined || state.lifeCycle === "spot";
 }
 
 /** The `action` of a spot instance-action document (`terminate`, `stop`, `hibernate`). */
