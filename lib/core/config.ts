@@ -50,6 +50,7 @@ import {
   parseVpcId,
   quote,
 } from "./parse.ts";
+import { leastProvingFailbackMs } from "./decide.ts";
 import { ONCE_BASE_DEADLINE_MS } from "./startup.ts";
 import { TAG_CLUSTER_ID } from "../model.ts";
 import type { LogLevel, RecoveryMode } from "../model.ts";
@@ -928,7 +929,7 @@ function splitWarnings(
   command: Command,
   s: Pick<Settings, "failbackDelayMs" | "rise" | "probeIntervalMs">,
 ): string[] {
-  const least = (s.rise + 1) * s.probeIntervalMs;
+  const least = leastProvingFailbackMs(s);
   if (command !== "run" || s.failbackDelayMs >= least) return [];
   return [
     `--failback-delay ${formatDuration(s.failbackDelayMs)} is shorter than (--rise + 1) x ` +

@@ -224,7 +224,7 @@ export function decide(input: DecideInput): Decision | Undecided {
   // And only when a move can prove anything: a NAT this node saw down all along may have been
   // up unseen for about (rise + 1) probe intervals; were a failback to it possible within that
   // (a failback delay shorter), a table moved to it by a peer would prove no split.
-  const provable = settings.failbackDelayMs >= (settings.rise + 1) * settings.probeIntervalMs;
+  const provable = settings.failbackDelayMs >= leastProvingFailbackMs(settings);
   const judging = provable &&
     (self === undefined ? offered.length > 0 : healthyIds.has(self));
   const fights = judging
@@ -370,4 +370,14 @@ function successionRank(
 ): number {
   const line = instances.filter((i) => healthy.has(i.instanceId)).sort(compareSeniority);
   return Math.max(0, line.findIndex((i) => i.instanceId === self));
+}
+
+/**
+ * The shortest failback delay with which a table moved to a NAT this node saw down proves a
+ * split: a NAT may have been up unseen for about (rise + 1) probe intervals.
+ */
+export function leastProvingFailbackMs(
+  settings: Pick<DecideSettings, "rise" | "probeIntervalMs">,
+): number {
+  return (settings.rise + 1) * settings.probeIntervalMs;
 }
